@@ -1,0 +1,1 @@
+"""AlphaZero for 6x6 Othello: network, batched MCTS, self-play, training, arena and ladder."""
