@@ -3,7 +3,7 @@ import numpy as np
 from alphazero.inference import uniform_evaluate
 from alphazero.mcts import SearchConfig, search
 from othello import game
-from tests.test_rules import random_positions
+from othello.sampling import random_positions
 
 
 def solve(me, opp):

@@ -6,24 +6,7 @@ import pytest
 
 from othello import game, symmetry
 from othello.perft import perft
-
-
-def random_positions(n, seed=0, max_plies=40):
-    """Positions reached by random play (finished games excluded)."""
-    rng = np.random.default_rng(seed)
-    me, opp = game.initial(n)
-    stop = rng.integers(0, max_plies, size=n)
-    out_me, out_opp = me.copy(), opp.copy()
-    for ply in range(max_plies):
-        live = ~game.terminal(me, opp)
-        legal = game.legal_mask(me, opp)
-        a = np.array([rng.choice(np.flatnonzero(l)) for l in legal])
-        a[~live] = game.PASS
-        keep = (stop == ply) & live
-        out_me[keep], out_opp[keep] = me[keep], opp[keep]
-        nme, nopp = game.step(me, opp, a)
-        me, opp = np.where(live, nme, me), np.where(live, nopp, opp)
-    return out_me, out_opp
+from othello.sampling import random_positions
 
 
 def test_perft_known_counts():
