@@ -1,0 +1,254 @@
+"""The viewer's data generator on tiny random data: schema, values checked independently."""
+import json
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from alphazero.network import NetConfig
+from othello import game
+from vis import demo_data, generate_vis_data, writer
+
+TINY_NET = NetConfig(d_model=32, n_blocks=4, d_hidden=64)
+SAES = (("standard", 64), ("topk", 96), ("jumprelu", 64), ("gated", 48))
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    root = tmp_path_factory.mktemp("vis")
+    paths = demo_data.make_demo(root / "in", n_games=24, saes=SAES, net_cfg=TINY_NET)
+    # concept statistics (optional in metrics.json) and a NaN metric, as an evaluation may write them
+    mfile = paths["sae_dir"] / "standard_64" / "metrics.json"
+    metrics = json.loads(mfile.read_text())
+    metrics.update(mse=float("nan"), concepts={"coverage": 0.5, "features": [{"feature": 3, "property": "a1 mine", "f1": 0.9}]})
+    mfile.write_text(json.dumps(metrics))
+    out = root / "data"
+    rc = generate_vis_data.main(["--acts", str(paths["acts"]), "--sae-dir", str(paths["sae_dir"]), "--out", str(out),
+                                 "--top", "6", "--shard-size", "16", "--device", "cpu"])
+    assert rc == 0
+    index = json.loads((out / "index.json").read_text())
+    return {"out": out, "index": index, **paths}
+
+
+def load(generated, sae, name):
+    return json.loads((generated["out"] / sae["dir"] / name).read_text())
+
+
+def details(generated, sae):
+    feats = []
+    for k in range(sae["shards"]):
+        shard = load(generated, sae, f"shards/{k}.json")
+        assert shard["first"] == k * sae["shard_size"]
+        feats += shard["features"]
+    return feats
+
+
+def board_table(generated):
+    index = generated["index"]
+    raw = b"".join((generated["out"] / "boards" / f"{k}.bin").read_bytes() for k in range(index["boards"]["chunks"]))
+    rec = np.frombuffer(raw, np.uint8).reshape(-1, writer.RECORD_BYTES)
+    assert len(rec) == index["boards"]["count"]
+    return rec
+
+
+def split_rows(generated):
+    manifest = json.loads((generated["acts"] / "manifest.json").read_text())
+    a, b = manifest["splits"]["test"]
+    return manifest, slice(a, b)
+
+
+def encode_reference(folder, x):
+    """The SAELens encoders written out independently of vis/sources.py."""
+    cfg = json.loads((folder / "cfg.json").read_text())
+    w = load_file(folder / "sae_weights.safetensors")
+    xc = x - w["b_dec"]
+    arch = cfg["architecture"]
+    if arch == "gated":
+        gate = xc @ w["W_enc"] + w["b_gate"] > 0
+        return gate * np.maximum(xc @ (w["W_enc"] * np.exp(w["r_mag"])) + w["b_mag"], 0)
+    pre = xc @ w["W_enc"] + w["b_enc"]
+    if arch == "jumprelu":
+        return pre * (pre > w["threshold"])
+    f = np.maximum(pre, 0)
+    if arch == "topk":
+        kth = -np.sort(-f, axis=1)[:, cfg["k"] - 1:cfg["k"]]
+        f = np.where(f >= kth, f, 0)
+    return f
+
+
+def test_index_schema_and_provenance(generated):
+    index = generated["index"]
+    manifest, _ = split_rows(generated)
+    assert index["format"] == generate_vis_data.FORMAT
+    assert index["generated"] and index["checkpoint_sha256"] == manifest["checkpoint_sha256"]
+    assert len(index["store"]["fingerprint"]) == 64 and index["store"]["split"] == "test"
+    assert index["store"]["positions"] == manifest["splits"]["test"][1] - manifest["splits"]["test"][0]
+    assert index["warnings"] == []
+    assert sorted(s["architecture"] for s in index["saes"]) == sorted(a for a, _ in SAES)
+    for s in index["saes"]:
+        assert s["site"] == "resid.2" and s["d_in"] == TINY_NET.d_model
+        assert s["shards"] == -(-s["d_sae"] // 16)
+        assert 0 <= s["eval"]["dead_frac"] <= 1 and s["eval"]["l0"] > 0 and s["eval"]["fvu"] > 0
+        assert s["metrics"]["fvu"] is not None  # read from metrics.json
+    names = {r["name"] for r in index["scaling"]}
+    assert names == {s["name"] for s in index["saes"]}
+    assert all(r["d_sae"] and r["l0"] and r["fvu"] for r in index["scaling"])
+    topk = next(r for r in index["scaling"] if r["architecture"] == "topk")
+    assert (topk["sparsity_key"], topk["sparsity"]) == ("k", 8)
+
+
+def test_concepts_and_nan_metrics_are_carried(generated):
+    s = next(s for s in generated["index"]["saes"] if s["name"] == "standard_64")
+    assert s["concepts"] == {"coverage": 0.5} and s["metrics"].get("mse") is None
+    feats = details(generated, s)
+    assert feats[3]["concepts"] == [{"feature": 3, "property": "a1 mine", "f1": 0.9}]
+    assert feats[4].get("concepts") is None
+    other = next(s for s in generated["index"]["saes"] if s["name"] != "standard_64")
+    assert "concepts" not in details(generated, other)[0]
+
+
+def test_features_summary_and_shards_cover_all(generated):
+    n_pos = generated["index"]["store"]["positions"]
+    for s in generated["index"]["saes"]:
+        summ = load(generated, s, "features.json")
+        d = s["d_sae"]
+        assert summ["n"] == d and all(len(summ[k]) == d for k in ("density", "max", "mean", "dead", "top_move"))
+        feats = details(generated, s)
+        assert [f["id"] for f in feats] == list(range(d))  # every feature exactly once, in order
+        for f in feats:
+            i = f["id"]
+            assert summ["dead"][i] == (f["count"] == 0)
+            assert summ["density"][i] == pytest.approx(f["count"] / n_pos, rel=1e-2)
+            if f["count"]:
+                assert sum(f["hist"]["counts"]) == f["count"] and len(f["hist"]["counts"]) == 24
+                assert f["hist"]["lo"] <= f["hist"]["hi"] == pytest.approx(summ["max"][i], rel=1e-2)
+                assert summ["mean"][i] <= summ["max"][i] * 1.001
+
+
+def test_top_examples_are_the_largest_activations(generated):
+    manifest, rows = split_rows(generated)
+    x = np.load(generated["acts"] / "acts_resid.2.npy")[rows].astype(np.float32)
+    split_boards = np.load(generated["acts"] / "boards.npy")[rows]
+    table = board_table(generated)
+    table_boards = np.stack([writer.unpack_board(r)["board"] for r in table])
+    for s in generated["index"]["saes"]:
+        f_ref = encode_reference(generated["sae_dir"] / s["name"], x)
+        feats = details(generated, s)
+        assert s["eval"]["l0"] == pytest.approx((f_ref > 0).sum(1).mean(), rel=1e-3)
+        for feat in feats:
+            i = feat["id"]
+            acts = f_ref[:, i]
+            assert feat["count"] == int((acts > 0).sum())
+            if not feat["count"]:
+                assert feat["top"] == [] and feat["effect"] is None
+                continue
+            top_vals = [v for _, v in feat["top"]]
+            assert top_vals == sorted(top_vals, reverse=True)
+            assert top_vals[0] == pytest.approx(acts.max(), rel=1e-3)
+            expected = np.sort(acts)[::-1][:len(top_vals)]
+            np.testing.assert_allclose(top_vals, expected, rtol=1e-3)
+            # the stored board of the top example is a board where the feature reaches that activation
+            b = table_boards[feat["top"][0][0]]
+            where = np.flatnonzero((split_boards == b).all(1))
+            assert len(where) >= 1 and acts[where].max() == pytest.approx(top_vals[0], rel=1e-3)
+            for band in feat["bands"]:
+                assert all(band["lo"] * 0.999 <= v <= band["hi"] * 1.001 for _, v in band["ex"])
+
+
+def test_boards_decode_to_legal_looking_positions(generated):
+    table = board_table(generated)
+    assert len(table) > 0
+    for rec in table:
+        b = writer.unpack_board(rec)
+        board = b["board"]
+        assert 4 <= int((board != 0).sum()) <= 36 and set(np.unique(board)) <= {-1, 0, 1}
+        me, opp = game.from_planes(board[None])
+        np.testing.assert_array_equal(b["legal"], game.legal_mask(me, opp)[0])
+        assert b["legal"][b["move"]], "the network's move must be legal"
+        assert 0 <= b["prob"] <= 1 and -1 <= b["value"] <= 1 and b["mover"] in (1, -1)
+
+
+def test_policy_effect_heatmap_and_similar(generated):
+    for s in generated["index"]["saes"]:
+        summ = load(generated, s, "features.json")
+        w_dec = load_file(generated["sae_dir"] / s["name"] / "sae_weights.safetensors")["W_dec"]
+        unit = w_dec / np.linalg.norm(w_dec, axis=1, keepdims=True)
+        for feat in details(generated, s):
+            e = feat["effect"]
+            if e is not None:
+                assert len(e["logit"]) == 37  # 36 squares + pass
+                assert any(v is not None for v in e["logit"]) and np.isfinite(e["value"])
+                assert e["n"] == min(32, feat["count"]) and e["scale"] == pytest.approx(summ["mean"][feat["id"]], rel=1e-2)
+                squares = [(-np.inf if v is None else v) for v in e["logit"]]
+                assert summ["top_move"][feat["id"]] == int(np.argmax(squares))
+            sim = feat["similar"]
+            assert len(sim) == 8 and feat["id"] not in [j for j, _ in sim]
+            cos = unit @ unit[feat["id"]]
+            cos[feat["id"]] = -2
+            assert sim[0][0] == int(np.argmax(cos)) and sim[0][1] == pytest.approx(cos.max(), abs=2e-3)
+            assert [c for _, c in sim] == sorted((c for _, c in sim), reverse=True)
+
+
+def test_policy_effect_matches_a_direct_run_from(generated):
+    """Recompute one feature's effect with the network directly (all firing positions, n <= 32)."""
+    import torch
+    from alphazero.checkpoint import load_network
+    from alphazero.network import value_from_logits
+    s = next(s for s in generated["index"]["saes"] if s["architecture"] == "standard")
+    _, rows = split_rows(generated)
+    x = np.load(generated["acts"] / "acts_resid.2.npy")[rows].astype(np.float32)
+    legal = np.load(generated["acts"] / "legal.npy")[rows]
+    acts = encode_reference(generated["sae_dir"] / s["name"], x)
+    feat = next(f for f in details(generated, s) if 0 < f["count"] <= 32)
+    fire = np.flatnonzero(acts[:, feat["id"]] > 0)
+    w_dec = load_file(generated["sae_dir"] / s["name"] / "sae_weights.safetensors")["W_dec"][feat["id"]]
+    net = load_network(generated["checkpoint"])
+    with torch.no_grad():
+        x0 = torch.from_numpy(x[fire])
+        l0, v0 = net.run_from("resid.2", x0)
+        l1, v1 = net.run_from("resid.2", x0 + float(acts[fire, feat["id"]].mean()) * torch.from_numpy(w_dec))
+    d = (l1 - l0).numpy()
+    m = legal[fire].astype(np.float64)
+    centred = d - (d * m).sum(1, keepdims=True) / m.sum(1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        expect = (centred * m).sum(0) / m.sum(0)
+    got = np.array([np.nan if v is None else v for v in feat["effect"]["logit"]])
+    np.testing.assert_allclose(got, expect, rtol=2e-2, atol=2e-3)
+    assert feat["effect"]["value"] == pytest.approx(float((value_from_logits(v1) - value_from_logits(v0)).mean()), abs=2e-3)
+
+
+def test_check_reports_stale_data(generated, capsys):
+    common = ["--acts", str(generated["acts"]), "--sae-dir", str(generated["sae_dir"]), "--out", str(generated["out"])]
+    assert generate_vis_data.main(common + ["--check"]) == 0
+    assert "up to date" in capsys.readouterr().out
+    extra = generated["sae_dir"] / "zz_new"
+    demo_data.make_sae(extra, np.random.default_rng(0).normal(size=(64, TINY_NET.d_model)), 16)
+    try:
+        assert generate_vis_data.main(common + ["--check"]) == 1
+        assert "zz_new is new" in capsys.readouterr().out
+    finally:
+        import shutil
+        shutil.rmtree(extra)
+
+
+def test_missing_inputs_give_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="collect_activations"):
+        generate_vis_data.main(["--acts", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
+    assert generate_vis_data.main(["--check", "--out", str(tmp_path / "o")]) == 1
+
+
+def test_pack_unpack_roundtrip():
+    rng = np.random.default_rng(0)
+    boards = rng.integers(-1, 2, size=(5, 36)).astype(np.int8)
+    legal = rng.random((5, 37)) < 0.3
+    legal[:, 0] = True
+    policy = rng.random((5, 37)).astype(np.float16)
+    rec = writer.pack_boards(boards, legal, np.array([1, -1, 1, -1, 1]), np.arange(5) * 7, policy,
+                             np.linspace(-1, 1, 5).astype(np.float32))
+    for i in range(5):
+        b = writer.unpack_board(rec[i])
+        np.testing.assert_array_equal(b["board"], boards[i])
+        np.testing.assert_array_equal(b["legal"], legal[i])
+        assert b["move"] == int(np.where(legal[i], policy[i].astype(np.float32), -1).argmax())
+        assert b["ply"] == i * 7 and b["mover"] == (1 if i % 2 == 0 else -1)
+        assert b["value"] == pytest.approx(np.linspace(-1, 1, 5)[i], abs=0.01)

@@ -1,0 +1,156 @@
+// The viewer's router. All state lives in the URL hash, so every view is a shareable link:
+//   #                                   landing page (all SAEs, scaling plots)
+//   #sae=NAME&f=ID&sort=density&dead=1  one SAE, one feature, list sorted, dead features shown
+// Arrow keys (← → or ↑ ↓) step through the features in the list's current order.
+
+import { DataError, loadFeatures, loadIndex, saeByName, setBoardInfo } from "./data.js";
+import { el, fmt, pct } from "./dom.js";
+import { fetchFeature, renderFeature } from "./featuredetail.js";
+import { FeatureList } from "./featurelist.js";
+import { metric, renderLanding } from "./landing.js";
+
+const root = document.getElementById("app");
+const banner = document.getElementById("banner");
+const crumbs = document.getElementById("crumbs");
+const provenance = document.getElementById("provenance");
+let index = null;
+let page = null; // the open SAE page: {sae, summary, list, detail, shown, token}
+
+function readHash() {
+  const p = new URLSearchParams(location.hash.slice(1));
+  const f = p.get("f");
+  return { sae: p.get("sae"), f: f !== null && f !== "" && !Number.isNaN(Number(f)) ? Number(f) : null,
+    sort: p.get("sort") || "id", dead: p.get("dead") === "1" ? 1 : 0 };
+}
+
+function hashOf(s) {
+  if (!s.sae) return "#";
+  const p = new URLSearchParams({ sae: s.sae });
+  if (s.f !== null && s.f !== undefined) p.set("f", s.f);
+  if (s.sort && s.sort !== "id") p.set("sort", s.sort);
+  if (s.dead) p.set("dead", "1");
+  return "#" + p.toString();
+}
+
+function navigate(patch, replace = false) {
+  const h = hashOf({ ...readHash(), ...patch });
+  if (replace) { history.replaceState(null, "", h); route(); } else if (h !== location.hash) location.hash = h;
+}
+
+function showBanner(kind, parts) {
+  banner.className = `banner ${kind}`;
+  banner.replaceChildren(...parts);
+  banner.hidden = false;
+}
+
+const GENERATE = "python vis/generate_vis_data.py";
+
+function showDataError(err) {
+  const missing = err instanceof DataError && err.kind === "missing";
+  const stale = err instanceof DataError && err.kind === "stale";
+  root.replaceChildren(el("section", { class: "no-data" }, [
+    el("h1", { text: missing ? "No viewer data yet" : stale ? "The viewer data is stale" : "Could not load the viewer data" }),
+    el("p", { text: missing ? "This page reads vis/data/, which is generated from the trained SAEs and the activation store, and it is not there (or incomplete)."
+      : stale ? err.message + "." : String(err.message || err) }),
+    el("p", { text: "Generate it from the repository root, then reload this page:" }),
+    el("pre", { text: `${GENERATE}            # reads runs/sae and runs/acts\ncd vis && python -m http.server 8000` }),
+    el("p", { class: "note", text: "No trained SAEs yet? Try the viewer on random demo data: python -m vis.demo_data --out /tmp/demo && " +
+      `${GENERATE} --acts /tmp/demo/acts --sae-dir /tmp/demo/sae` }),
+  ]));
+}
+
+function header(sae) {
+  const gen = new Date(index.generated);
+  provenance.textContent = `generated ${gen.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" })} · checkpoint ${(index.checkpoint_sha256 || "?").slice(0, 10)} · ` +
+    `${index.store.split} split (${index.store.positions} positions)`;
+  provenance.title = `${index.command}\nstore fingerprint ${index.store.fingerprint}\ncheck for staleness: ${GENERATE} --check`;
+  crumbs.replaceChildren(el("a", { href: "#", text: "All SAEs" }), ...(sae ? [" › ", el("b", { text: sae.name }),
+    el("span", { class: "crumb-meta", text: ` ${sae.architecture} · ${sae.site} · ${sae.d_sae} features · FVU ${fmt(metric(sae, "fvu"))} · ` +
+      `L0 ${fmt(metric(sae, "l0"))} · dead ${pct(metric(sae, "dead_frac"))}` })] : []));
+}
+
+async function openSae(sae, state) {
+  const detail = el("div", { class: "detail" }, el("p", { class: "loading", text: "Loading…" }));
+  root.replaceChildren(el("div", { class: "sae-page" }, [el("div", { class: "list-slot" }), detail]));
+  // the summary and the requested feature's shard are fetched at the same time
+  const [summary] = await Promise.all([loadFeatures(sae), state.f !== null ? fetchFeature(sae, state.f).catch(() => null) : null]);
+  const list = new FeatureList(summary, (patch) => navigate(patch));
+  root.querySelector(".list-slot").replaceWith(list.root);
+  page = { sae, summary, list, detail, shown: -1, token: 0 };
+}
+
+async function showFeature(f) {
+  const p = page;
+  if (p.shown === f) return;
+  const token = ++p.token;
+  p.detail.classList.add("pending");
+  try {
+    const feat = await fetchFeature(p.sae, f);
+    if (token !== p.token || page !== p) return; // the user moved on meanwhile
+    renderFeature(p.detail, { index, sae: p.sae, summary: p.summary, feat, go: (to) => step(to) });
+    p.shown = f;
+    if (window.firstFeatureMs === undefined) window.firstFeatureMs = performance.now();
+    for (const d of [-1, 1]) fetchFeature(p.sae, p.list.neighbour(f, d)).catch(() => {}); // warm the arrow keys
+  } catch (err) {
+    if (token === p.token) p.detail.replaceChildren(el("p", { class: "error", text: `Feature ${f} could not be loaded: ${err.message}. Regenerate with ${GENERATE}.` }));
+  } finally {
+    if (token === p.token) p.detail.classList.remove("pending");
+  }
+}
+
+function step(to) {
+  if (!page) return;
+  const f = typeof to === "number" ? to : page.list.neighbour(page.shown >= 0 ? page.shown : readHash().f, to === "next" ? 1 : -1);
+  navigate({ f });
+}
+
+async function route() {
+  const state = readHash();
+  try {
+    if (!index) {
+      index = await loadIndex();
+      setBoardInfo(index.boards);
+    }
+  } catch (err) {
+    crumbs.replaceChildren();
+    provenance.textContent = "";
+    showDataError(err);
+    return;
+  }
+  const sae = state.sae ? saeByName(index, state.sae) : null;
+  banner.hidden = true;
+  if (index.warnings?.length) {
+    showBanner("warn", [el("b", { text: "Data warnings: " }), index.warnings.join("; "),
+      ` — regenerate with ${GENERATE} once the inputs agree.`]);
+  }
+  if (!sae) {
+    page = null;
+    header(null);
+    renderLanding(root, index);
+    if (state.sae) showBanner("warn", [`There is no SAE named "${state.sae}" in this data; choose one below.`]);
+    return;
+  }
+  header(sae);
+  try {
+    if (!page || page.sae !== sae) await openSae(sae, state);
+    const f = state.f !== null && state.f >= 0 && state.f < sae.d_sae ? state.f : null;
+    page.list.setState({ sort: state.sort, dead: state.dead, f: f ?? -1 });
+    if (f === null) {
+      navigate({ f: page.list.order.length ? page.list.order[0] : 0 }, true); // default: the list's first feature
+      return;
+    }
+    await showFeature(f);
+  } catch (err) {
+    showDataError(err);
+  }
+}
+
+document.addEventListener("keydown", (e) => {
+  if (!page || e.target.closest("input, select, textarea") || e.altKey || e.ctrlKey || e.metaKey) return;
+  const dir = { ArrowRight: "next", ArrowDown: "next", ArrowLeft: "prev", ArrowUp: "prev", j: "next", k: "prev" }[e.key];
+  if (!dir) return;
+  e.preventDefault();
+  step(dir);
+});
+window.addEventListener("hashchange", route);
+route();

@@ -1,0 +1,91 @@
+// Loading the generated data (vis/data, written by vis/generate_vis_data.py).
+//
+// Only index.json is needed to draw the landing page. An SAE page needs that SAE's
+// features.json (summary arrays, ~25 bytes per feature) and, for the feature on screen,
+// one shard of details plus the board-table chunks its examples point into. Everything is
+// fetched once and cached, so stepping through features only fetches a new shard every
+// shard_size features. The board record layout is documented in vis/writer.py.
+
+export const FORMAT = "othello-vis/1"; // must match FORMAT in vis/generate_vis_data.py
+export const DATA = "data/";
+export const COLS = "abcdef";
+
+export class DataError extends Error {
+  constructor(kind, message) { super(message); this.kind = kind; }
+}
+
+const cache = new Map(); // url -> Promise (so concurrent requests share one fetch)
+
+function fetchOnce(url, as) {
+  if (!cache.has(url)) {
+    const p = fetch(DATA + url).then((r) => {
+      if (!r.ok) throw new DataError(r.status === 404 ? "missing" : "http", `${DATA + url}: HTTP ${r.status}`);
+      return as === "bin" ? r.arrayBuffer() : r.json();
+    });
+    p.catch(() => cache.delete(url)); // a failed fetch may be retried after regenerating
+    cache.set(url, p);
+  }
+  return cache.get(url);
+}
+
+export async function loadIndex() {
+  const index = await fetchOnce("index.json");
+  if (index.format !== FORMAT) {
+    throw new DataError("stale", `vis/data was written in format "${index.format}", this page reads "${FORMAT}"`);
+  }
+  return index;
+}
+
+export function saeByName(index, name) {
+  return index.saes.find((s) => s.name === name);
+}
+
+export function loadFeatures(sae) {
+  return fetchOnce(`${sae.dir}/features.json`);
+}
+
+export function shardOf(sae, id) {
+  return Math.floor(id / sae.shard_size);
+}
+
+export async function loadFeature(sae, id) {
+  const shard = await fetchOnce(`${sae.dir}/shards/${shardOf(sae, id)}.json`);
+  return shard.features[id - shard.first];
+}
+
+// ---------------------------------------------------------------- boards
+let boardInfo = { per_chunk: 4096, record_bytes: 20 };
+const chunks = new Map(); // chunk index -> Uint8Array
+
+export function setBoardInfo(info) { boardInfo = info; }
+
+// Make sure the chunks holding these board ids are loaded.
+export async function ensureBoards(ids) {
+  const need = [...new Set(ids.map((i) => Math.floor(i / boardInfo.per_chunk)))].filter((k) => !chunks.has(k));
+  await Promise.all(need.map(async (k) => {
+    chunks.set(k, new Uint8Array(await fetchOnce(`boards/${k}.bin`, "bin")));
+  }));
+}
+
+function bit(bytes, offset, i) {
+  return (bytes[offset + (i >> 3)] >> (i & 7)) & 1;
+}
+
+// Board id -> {cells: Int8Array(36) (+1 mover, -1 opponent, 0 empty), legal: bool[37], move, ply,
+// moverBlack, value, prob}. Call ensureBoards first.
+export function getBoard(id) {
+  const rec = chunks.get(Math.floor(id / boardInfo.per_chunk));
+  const o = (id % boardInfo.per_chunk) * boardInfo.record_bytes;
+  const cells = new Int8Array(36);
+  const legal = [];
+  for (let i = 0; i < 36; i++) cells[i] = bit(rec, o, i) - bit(rec, o + 5, i);
+  for (let i = 0; i < 37; i++) legal.push(bit(rec, o + 10, i) === 1);
+  return {
+    cells, legal, move: rec[o + 15], ply: rec[o + 16], moverBlack: rec[o + 17] === 1,
+    value: ((rec[o + 18] << 24) >> 24) / 127, prob: rec[o + 19] / 255,
+  };
+}
+
+export function moveName(a) {
+  return a === 36 ? "pass" : `${COLS[a % 6]}${Math.floor(a / 6) + 1}`;
+}

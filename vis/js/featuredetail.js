@@ -1,0 +1,104 @@
+// One feature in detail: stats, activation histogram, policy-effect heatmap, similar features,
+// concept statistics (when the SAE's metrics.json has them), top boards and quantile-band boards.
+
+import { boardCard, boardLegend } from "./board.js";
+import { effectHeatmap, histogram } from "./charts.js";
+import { ensureBoards, getBoard, loadFeature, moveName } from "./data.js";
+import { el, fmt, pct, signed } from "./dom.js";
+
+function boardIds(feat) {
+  return [...feat.top, ...feat.bands.flatMap((b) => b.ex)].map(([b]) => b);
+}
+
+// Fetch everything one feature needs (its shard and the board chunks it refers to).
+export async function fetchFeature(sae, id) {
+  const feat = await loadFeature(sae, id);
+  await ensureBoards(boardIds(feat));
+  return feat;
+}
+
+function card(title, body, cls = "") {
+  return el("section", { class: `card ${cls}` }, [el("h3", { text: title }), ...[].concat(body)]);
+}
+
+function chip(label, value, title) {
+  return el("span", { class: "chip", title }, [el("span", { class: "chip-label", text: label }), el("b", { text: value })]);
+}
+
+function boardGrid(examples, maxAct) {
+  return el("div", { class: "boards" }, examples.map(([b, act]) => boardCard(getBoard(b), act, maxAct)));
+}
+
+function effectCard(feat, index, sae) {
+  const e = feat.effect;
+  if (!e) return card("Effect on the policy", el("p", { class: "note", text: "The feature never fires here, so there is no sample to measure its effect on." }));
+  return card("Effect on the policy", [
+    effectHeatmap(e),
+    el("p", { class: "value-change" }, ["Δ value (mover's expected score): ", el("b", { text: signed(e.value, 2) })]),
+    el("p", { class: "note", text: `Adding ${fmt(e.scale, 3)} × this feature's decoder vector (its mean firing activation) at ` +
+      `${sae.site}, averaged over ${e.n} positions where it fires. Cells: change of each move's logit relative to the ` +
+      `other legal moves of the position; grey = never legal in the sample.` }),
+  ], "effect-card");
+}
+
+function similarCard(feat, summary, go) {
+  return card("Similar features (decoder cosine)", el("ol", { class: "similar" }, feat.similar.map(([j, c]) =>
+    el("li", {}, el("a", { href: "#", onclick: (ev) => { ev.preventDefault(); go(j); } }, [
+      el("span", { class: "fid", text: `#${j}` }),
+      el("span", { class: "cos", text: fmt(c, 2) }),
+      el("span", { class: "note", text: summary.dead[j] ? "dead" : `${pct(summary.density[j])} · max ${fmt(summary.max[j], 2)}` }),
+    ])))));
+}
+
+function conceptsCard(c) {
+  const entries = Array.isArray(c) ? c : [c];
+  return card("Concepts", el("div", { class: "concepts" }, entries.map((e) =>
+    typeof e === "object" && e !== null
+      ? el("dl", {}, Object.entries(e).flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: typeof v === "number" ? fmt(v) : JSON.stringify(v) })]))
+      : el("p", { text: String(e) }))));
+}
+
+// Build the detail panel for feature `id` (its data must be fetched already).
+export function renderFeature(root, { index, sae, summary, feat, go }) {
+  const id = feat.id;
+  const n = index.store.positions;
+  const dead = summary.dead[id] === 1;
+  const maxAct = summary.max[id];
+  const top = summary.top_move[id];
+  const head = el("div", { class: "feature-head" }, [
+    el("button", { class: "nav", title: "previous feature (←)", onclick: () => go("prev"), text: "←" }),
+    el("h2", {}, [`Feature #${id}`, dead ? el("span", { class: "tag", text: "dead" }) : null]),
+    el("button", { class: "nav", title: "next feature (→)", onclick: () => go("next"), text: "→" }),
+    el("div", { class: "chips" }, [
+      chip("density", pct(summary.density[id], 3), `fires on ${feat.count} of ${n} positions of the ${index.store.split} split`),
+      chip("max act", fmt(maxAct)),
+      chip("mean act", fmt(summary.mean[id]), "mean over the positions where it fires"),
+      top >= 0 ? chip("promotes", moveName(top), "the move whose logit its decoder direction raises most") : null,
+    ]),
+  ]);
+  const cards = el("div", { class: "cards" }, [
+    card("Activation histogram", dead ? el("p", { class: "note", text: `Never fires on the ${n} positions of the ${index.store.split} split.` })
+      : histogram(feat.hist, feat.count, n)),
+    effectCard(feat, index, sae),
+    similarCard(feat, summary, go),
+    feat.concepts ? conceptsCard(feat.concepts) : null,
+  ]);
+  const parts = [head, cards];
+  if (!dead) {
+    parts.push(el("section", { class: "examples" }, [
+      el("h3", { text: `Top ${feat.top.length} activating positions` }), boardLegend(), boardGrid(feat.top, maxAct)]));
+    if (feat.bands.length) {
+      parts.push(el("section", { class: "examples" }, [
+        el("h3", { text: "Across the activation range" }),
+        el("p", { class: "note", text: "Random positions from equal-count quantile bands of this feature's nonzero activations (outside the top list where possible)." }),
+        ...feat.bands.slice().reverse().map((b) => el("div", { class: "band" }, [
+          el("div", { class: "band-label" }, [el("b", { text: `${Math.round(b.q[0] * 100)}–${Math.round(b.q[1] * 100)}%` }),
+            el("span", { text: `act ${fmt(b.lo, 2)} – ${fmt(b.hi, 2)}` })]),
+          boardGrid(b.ex, maxAct),
+        ])),
+      ]));
+    }
+  }
+  root.replaceChildren(...parts);
+  root.dataset.feature = String(id);
+}

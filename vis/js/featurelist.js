@@ -1,0 +1,112 @@
+// The SAE page's feature list: search by id, sort, dead features hidden unless asked for.
+// A virtual list (only the visible rows exist in the DOM), so 16k features scroll smoothly
+// and the list costs nothing at page load.
+
+import { moveName } from "./data.js";
+import { el, fmt, pct } from "./dom.js";
+
+const ROW = 30; // px, must match .feature-row height in style.css
+const SORTS = {
+  id: { label: "id", key: (s, i) => i, desc: false },
+  density: { label: "density", key: (s, i) => s.density[i], desc: true },
+  max: { label: "max activation", key: (s, i) => s.max[i], desc: true },
+  mean: { label: "mean activation", key: (s, i) => s.mean[i], desc: true },
+};
+
+export class FeatureList {
+  // summary: features.json; onChange({f?, sort?, dead?}) asks the router to update the URL.
+  constructor(summary, onChange) {
+    this.s = summary;
+    this.onChange = onChange;
+    this.order = [];
+    this.selected = -1;
+    this.query = "";
+    this.search = el("input", { type: "search", placeholder: "feature id…", "aria-label": "search feature by id",
+      inputmode: "numeric", oninput: () => { this.query = this.search.value.trim(); this.refresh(); },
+      onkeydown: (e) => { if (e.key === "Enter" && this.order.length) this.onChange({ f: this.exactOrFirst() }); } });
+    this.sortSel = el("select", { "aria-label": "sort features", onchange: () => this.onChange({ sort: this.sortSel.value }) },
+      Object.entries(SORTS).map(([k, v]) => el("option", { value: k, text: `sort: ${v.label}` })));
+    this.deadBox = el("input", { type: "checkbox", onchange: () => this.onChange({ dead: this.deadBox.checked ? 1 : 0 }) });
+    this.countLine = el("div", { class: "list-count" });
+    this.spacer = el("div", { class: "list-spacer" });
+    this.viewport = el("div", { class: "feature-list", tabindex: "-1", onscroll: () => this.draw() }, [this.spacer]);
+    this.root = el("div", { class: "list-panel" }, [
+      el("div", { class: "controls" }, [this.search, this.sortSel,
+        el("label", { class: "toggle" }, [this.deadBox, " show dead features"])]),
+      this.countLine, this.viewport,
+    ]);
+  }
+
+  // Apply sort / dead toggle / selection from the URL state.
+  setState({ sort, dead, f }) {
+    const key = SORTS[sort] ? sort : "id";
+    const changed = key !== this.sortKey || Boolean(dead) !== this.showDead;
+    this.sortKey = key;
+    this.showDead = Boolean(dead);
+    this.sortSel.value = key;
+    this.deadBox.checked = this.showDead;
+    if (changed) this.refresh();
+    if (f !== this.selected) {
+      this.selected = f;
+      this.reveal(f);
+      this.draw();
+    }
+  }
+
+  refresh() {
+    const s = this.s, sort = SORTS[this.sortKey];
+    let ids = [...Array(s.n).keys()];
+    if (!this.showDead) ids = ids.filter((i) => !s.dead[i]);
+    if (this.query) ids = ids.filter((i) => String(i).startsWith(this.query));
+    if (sort.desc) ids.sort((a, b) => sort.key(s, b) - sort.key(s, a) || a - b);
+    this.order = ids;
+    this.position = new Map(ids.map((id, k) => [id, k]));
+    const dead = s.dead.reduce((a, b) => a + b, 0);
+    this.countLine.textContent = `${ids.length} of ${s.n} features` + (dead ? ` · ${dead} dead (never fire on this split)${this.showDead ? "" : ", hidden"}` : "");
+    this.spacer.style.height = `${ids.length * ROW}px`;
+    this.draw();
+  }
+
+  exactOrFirst() {
+    const q = Number(this.query);
+    return this.query !== "" && Number.isInteger(q) && q >= 0 && q < this.s.n ? q : this.order[0];
+  }
+
+  // The feature `step` places away from `f` in the current order (for the arrow keys).
+  neighbour(f, step) {
+    if (!this.order.length) return f;
+    const k = this.position.get(f);
+    if (k === undefined) return this.order[0];
+    return this.order[Math.max(0, Math.min(this.order.length - 1, k + step))];
+  }
+
+  reveal(f) {
+    const k = this.position?.get(f);
+    if (k === undefined) return;
+    const top = k * ROW, h = this.viewport.clientHeight || 600;
+    if (top < this.viewport.scrollTop || top + ROW > this.viewport.scrollTop + h) this.viewport.scrollTop = top - h / 3;
+  }
+
+  draw() {
+    const s = this.s;
+    const h = this.viewport.clientHeight || 800;
+    const first = Math.max(0, Math.floor(this.viewport.scrollTop / ROW) - 5);
+    const last = Math.min(this.order.length, first + Math.ceil(h / ROW) + 10);
+    const rows = [];
+    for (let k = first; k < last; k++) {
+      const i = this.order[k];
+      const d = s.density[i];
+      const w = d > 0 ? Math.max(2, Math.min(100, ((Math.log10(d) + 5) / 5) * 100)) : 0; // log scale 1e-5 .. 1
+      rows.push(el("div", { class: `feature-row${i === this.selected ? " selected" : ""}${s.dead[i] ? " dead" : ""}`,
+        style: `top:${k * ROW}px`, role: "button", title: `feature ${i}: density ${pct(d)}, max ${fmt(s.max[i])}` +
+          (s.top_move[i] >= 0 ? `, promotes ${moveName(s.top_move[i])}` : ""),
+        onclick: () => this.onChange({ f: i }) }, [
+        el("span", { class: "fid", text: `#${i}` }),
+        el("span", { class: "dbar" }, el("span", { style: `width:${w}%` })),
+        el("span", { class: "dval", text: s.dead[i] ? "dead" : pct(d) }),
+        el("span", { class: "mval", text: s.dead[i] ? "" : fmt(s.max[i], 2) }),
+      ]));
+    }
+    this.spacer.replaceChildren(...rows);
+  }
+}
