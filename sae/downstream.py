@@ -1,0 +1,106 @@
+"""Downstream fidelity: splice the SAE's reconstruction into the network and compare its outputs.
+
+At the SAE's site the activation a is replaced by x_hat = decode(encode(a)) (a hook).
+On held-out positions we compare the spliced network with the clean one:
+    kl          mean KL(clean policy || spliced policy), both renormalised over the legal moves
+    kl_ablated  the same with the site mean-ablated (every activation replaced by the
+                evaluation-set mean): the damage of deleting the site's information
+    flr         fraction of loss recovered = 1 - kl / kl_ablated  (1: perfect, 0: no better than the mean)
+    top1_agree  fraction of positions where both pick the same most likely legal move
+    value_mae   mean |value_clean - value_spliced|, value = P(win) - P(loss)
+and, optionally, a match of the spliced network against the clean one (both
+playing their raw policy, sampled at a temperature, colours alternated).
+"""
+import numpy as np
+import torch
+import torch.nn as nn
+
+from alphazero.network import value_from_logits
+
+
+class SplicedNet(nn.Module):
+    """The base network with `sae`'s reconstruction replacing the activation at `site`."""
+
+    def __init__(self, net, sae, site):
+        super().__init__()
+        self.net, self.sae, self.site = net, sae, site
+        self.cfg = net.cfg
+
+    def forward(self, board, hooks=None):
+        hooks = dict(hooks or {})
+        outer = hooks.get(self.site)
+
+        def splice(a):
+            x_hat = self.sae.decode(self.sae.encode(a)).to(a.dtype)
+            out = outer(x_hat) if outer else None
+            return x_hat if out is None else out
+        hooks[self.site] = splice
+        return self.net(board, hooks=hooks)
+
+
+def _legal_log_probs(logits, legal):
+    return torch.log_softmax(logits.float().masked_fill(~legal, float("-inf")), dim=-1)
+
+
+def _kl(logp_clean, logp_other, legal):
+    p = logp_clean.exp()
+    terms = torch.where(legal, p * (logp_clean - logp_other), torch.zeros_like(p))
+    return terms.sum(-1)
+
+
+@torch.no_grad()
+def splice_metrics(net, sae, site, boards, legal, mean_act, batch_size=4096, device="cpu"):
+    """Policy/value agreement of the spliced network with the clean one on `boards [N, 36]`."""
+    net = net.to(device).eval()
+    mean_act = torch.as_tensor(mean_act, dtype=torch.float32, device=device)
+    tot = {"kl": 0.0, "kl_ablated": 0.0, "top1_agree": 0.0, "value_mae": 0.0, "value_mae_ablated": 0.0}
+    n = len(boards)
+    for i in range(0, n, batch_size):
+        b = torch.from_numpy(np.array(boards[i:i + batch_size], dtype=np.float32)).to(device)
+        lg = torch.from_numpy(np.array(legal[i:i + batch_size], dtype=bool)).to(device)
+        clean_p, clean_v = net(b)
+        sp_p, sp_v = net(b, hooks={site: lambda a: sae.decode(sae.encode(a)).to(a.dtype)})
+        ab_p, ab_v = net(b, hooks={site: lambda a: mean_act.to(a.dtype).expand_as(a)})
+        lc, ls, la = (_legal_log_probs(x, lg) for x in (clean_p, sp_p, ab_p))
+        tot["kl"] += _kl(lc, ls, lg).sum().item()
+        tot["kl_ablated"] += _kl(lc, la, lg).sum().item()
+        tot["top1_agree"] += (lc.argmax(-1) == ls.argmax(-1)).sum().item()
+        v = value_from_logits(clean_v.float())
+        tot["value_mae"] += (v - value_from_logits(sp_v.float())).abs().sum().item()
+        tot["value_mae_ablated"] += (v - value_from_logits(ab_v.float())).abs().sum().item()
+    out = {k: v / n for k, v in tot.items()}
+    out["flr"] = 1.0 - out["kl"] / out["kl_ablated"] if out["kl_ablated"] > 0 else float("nan")
+    out["n_positions"] = int(n)
+    return out
+
+
+def match_vs_clean(net, sae, site, n_games=100, temperature=0.5, device="cpu", seed=0):
+    """Score of the spliced network against the clean one (draw = half a point), or {"skipped": reason}."""
+    try:
+        from alphazero.agents import PolicyPlayer
+        from alphazero.arena import play_match
+    except ImportError as e:
+        return {"skipped": f"match not played: {e}"}
+    spliced = SplicedNet(net, sae, site).to(device).eval()
+    a = PolicyPlayer(spliced, device=device, temperature=temperature, seed=seed)
+    b = PolicyPlayer(net, device=device, temperature=temperature, seed=seed + 1)
+    r = play_match(a, b, n_games, opening_plies=4, seed=seed, progress=False)
+    return {"games": n_games, "wins": int(r.wins), "draws": int(r.draws), "losses": int(r.losses),
+            "score": float(r.score), "score_ci95": [float(r.score_low), float(r.score_high)],
+            "temperature": temperature}
+
+
+def evaluate_downstream(net, sae, store, site, split="val", max_rows=20_000, match_games=0, device="cpu", seed=0):
+    """Splice metrics on up to `max_rows` rows of a held-out split (plus a match if `match_games`)."""
+    a, b = store.split_rows(split)
+    rows = slice(0, min(max_rows, b - a))
+    acts = store.acts(site, split)
+    total = np.zeros(acts.shape[1])
+    for i in range(0, len(acts), 65536):  # mean over the whole split, read in chunks
+        total += np.asarray(acts[i:i + 65536], dtype=np.float64).sum(0)
+    mean_act = torch.from_numpy(total / len(acts))
+    out = splice_metrics(net, sae, site, store.array("boards", split)[rows], store.array("legal", split)[rows],
+                         mean_act, device=device)
+    if match_games:
+        out["match"] = match_vs_clean(net, sae, site, match_games, device=device, seed=seed)
+    return out

@@ -1,0 +1,37 @@
+"""Named sweep grids: lists of SAEConfig trained together in lockstep.
+
+    prior   the prior project's grid: relu, L1 {1..5} x features {256..4096}      (25 SAEs)
+    topk    topk, k {4, 8, 16, 32, 64} x features {256..4096}                     (25 SAEs)
+    archs   every architecture at three sparsities on 1024 and 2048 features      (30 SAEs)
+    small   one SAE per architecture at 512 features, for the quick pipeline      (5 SAEs)
+"""
+from sae.archs import SAEConfig
+
+FEATURES = [256, 512, 1024, 2048, 4096]
+# sparsity knob per architecture for the `archs` frontier (L1 / L0 coefficient, or k), sparse -> dense
+FRONTIER = {
+    "relu": ("l1", [5.0, 3.0, 1.0]),
+    "gated": ("l1", [12.0, 6.0, 3.0]),      # gated needs a larger L1 than relu for the same L0
+    "jumprelu": ("l1", [1.0, 0.4, 0.15]),
+    "topk": ("k", [8, 16, 32]),
+    "batchtopk": ("k", [8, 16, 32]),
+}
+SMALL = {"relu": ("l1", 3.0), "gated": ("l1", 6.0), "jumprelu": ("l1", 0.4), "topk": ("k", 16), "batchtopk": ("k", 16)}
+SWEEPS = ("prior", "topk", "archs", "small")
+
+
+def sweep_configs(name, d_in, features=None, seed=0, lr=0.0):
+    """SAEConfigs of sweep `name`; `features` (a list) replaces the grid's dictionary sizes."""
+    def cfg(arch, d_sae, knob, value):
+        return SAEConfig(arch=arch, d_in=d_in, d_sae=d_sae, seed=seed, lr=lr, **{knob: value})
+
+    if name == "prior":
+        return [cfg("relu", f, "l1", l1) for f in features or FEATURES for l1 in (1.0, 2.0, 3.0, 4.0, 5.0)]
+    if name == "topk":
+        return [cfg("topk", f, "k", k) for f in features or FEATURES for k in (4, 8, 16, 32, 64)]
+    if name == "archs":
+        return [cfg(arch, f, knob, v) for f in features or [1024, 2048]
+                for arch, (knob, values) in FRONTIER.items() for v in values]
+    if name == "small":
+        return [cfg(arch, f, knob, v) for f in features or [512] for arch, (knob, v) in SMALL.items()]
+    raise ValueError(f"unknown sweep '{name}'; choose one of {', '.join(SWEEPS)}")

@@ -1,0 +1,76 @@
+"""Synthetic inputs for tests and benchmarks: a random-network activation store, planted sparse data.
+
+`make_random_store` writes a real store (through `write_store`) from an untrained
+network on every position of uniformly random games, split by game, so the whole
+pipeline can run before a trained model or collected activations exist.
+`planted_data` draws x = codes @ D with known unit directions D, to check that
+an SAE recovers a dictionary it should be able to find.
+"""
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from alphazero.checkpoint import file_sha256, save_checkpoint
+from alphazero.network import AlphaZeroNet, NetConfig, config_dict, value_from_logits
+from othello import game
+from sae.activations import write_store
+
+
+def random_games(n_games, seed=0):
+    """Every position of `n_games` uniformly random games: dict of per-position arrays."""
+    rng = np.random.default_rng(seed)
+    me, opp = game.initial(n_games)
+    black = np.ones(n_games, np.int8)  # +1 while the first player (Black) is to move
+    cols = {"me": [], "opp": [], "ply": [], "game_id": [], "mover": []}
+    for ply in range(80):
+        live = np.flatnonzero(~game.terminal(me, opp))
+        if not len(live):
+            break
+        for k, v in (("me", me), ("opp", opp), ("game_id", np.arange(n_games)), ("mover", black)):
+            cols[k].append(v[live].copy())
+        cols["ply"].append(np.full(len(live), ply))
+        legal = game.legal_mask(me[live], opp[live])
+        a = np.where(legal, rng.random(legal.shape), -1.0).argmax(1)
+        me[live], opp[live] = game.step(me[live], opp[live], a)
+        black[live] = -black[live]
+    return {k: np.concatenate(v) for k, v in cols.items()}
+
+
+@torch.inference_mode()
+def make_random_store(out_dir, n_games=200, net_cfg=None, seed=0, val_frac=0.15, test_frac=0.15,
+                      act_dtype="float16", sites=None):
+    """Write a store from a random-init network (checkpoint saved beside it as `model.pt`). Returns the manifest."""
+    out_dir = Path(out_dir)
+    torch.manual_seed(seed)
+    net = AlphaZeroNet(net_cfg or NetConfig()).eval()
+    ckpt = out_dir.parent / f"{out_dir.name}_model.pt"
+    save_checkpoint(ckpt, net, iteration=0)
+    pos = random_games(n_games, seed)
+    n_val, n_test = max(1, int(n_games * val_frac)), max(1, int(n_games * test_frac))
+    gid = pos["game_id"]
+    split = np.where(gid < n_games - n_val - n_test, 0, np.where(gid < n_games - n_test, 1, 2))
+    order = np.lexsort((pos["ply"], gid, split))
+    pos = {k: v[order] for k, v in pos.items()}
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(split, minlength=3))]).tolist()
+    boards = game.to_planes(pos["me"], pos["opp"])
+    sites = sites or net.sites
+    logits, v_logits, cache = net.run_with_cache(torch.from_numpy(boards), sites)
+    arrays = {**{f"acts_{s}": cache[s].numpy() for s in sites},
+              "boards": boards, "mover": pos["mover"], "ply": pos["ply"], "game_id": pos["game_id"],
+              "legal": game.legal_mask(pos["me"], pos["opp"]),
+              "policy": torch.softmax(logits, -1).numpy(), "value": value_from_logits(v_logits).numpy()}
+    fields = {"checkpoint": str(ckpt), "checkpoint_sha256": file_sha256(ckpt), "net_config": config_dict(net.cfg),
+              "splits": {"train": bounds[0:2], "val": bounds[1:3], "test": bounds[2:4]},
+              "n_games": n_games, "seed": seed, "act_dtype": act_dtype, "sources": {"names": ["random"], "synthetic": True}}
+    return write_store(out_dir, fields, arrays)
+
+
+def planted_data(n, d=32, n_dirs=64, active=3, seed=0):
+    """`(x [n, d], D [n_dirs, d])`: each row is a sparse positive combination of `active` of the unit rows of D."""
+    g = torch.Generator().manual_seed(seed)
+    D = torch.randn(n_dirs, d, generator=g)
+    D = D / D.norm(dim=1, keepdim=True)
+    idx = torch.rand(n, n_dirs, generator=g).argsort(1)[:, :active]
+    codes = torch.zeros(n, n_dirs).scatter_(1, idx, torch.rand(n, active, generator=g) + 0.5)
+    return codes @ D, D

@@ -1,0 +1,231 @@
+"""Lockstep sweep trainer: every SAE of a sweep trains on the SAME batches.
+
+Each batch is read from the activation store once, converted and scaled once, and
+fed to every SAE (each with its own Adam and learning-rate schedule). A sweep of
+25 SAEs therefore reads the data once instead of 25 times, and all SAEs see the
+same data order (differences between them come from their settings alone).
+
+Schedules (April-2024 recipe): sparsity coefficient warm-up over the first 5% of
+steps, learning rate linear decay to 0 over the last 20%, Adam (0.9, 0.999), grad
+norm clipped at 1. Dead features: resampled at `resample_at` fractions of training
+for relu / gated / jumprelu; AuxK (inside the SAE loss) for topk / batchtopk.
+State is checkpointed atomically every `ckpt_every` steps; `run(resume=True)`
+continues an interrupted sweep from its checkpoint with the same data stream.
+"""
+import contextlib
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from sae.archs import SAEConfig, default_lr, make_sae
+from sae.resample import FiringTracker, resample_dead
+
+STATE_FORMAT = "othello-sae-sweep/1"
+RESAMPLING_ARCHS = ("relu", "gated", "jumprelu")
+
+
+@dataclass
+class TrainConfig:
+    site: str = "resid.2"            # activation site (store file acts_<site>.npy)
+    steps: int = 5000                # optimizer steps: ~14 min for one 2048-feature SAE on a 2-core CPU (bf16)
+    batch_size: int = 4096           # activations per step, shared by every SAE of the sweep
+    seed: int = 0                    # data-order seed (SAE init seeds live in SAEConfig)
+    device: str = "cpu"              # torch device: cpu, cuda, cuda:1, ...
+    precision: str = "bf16"          # matmul precision under autocast: bf16 or fp32 (weights and Adam stay fp32)
+    l1_warmup_frac: float = 0.05     # sparsity coefficient ramps up linearly over this fraction of steps
+    lr_decay_frac: float = 0.2       # learning rate decays linearly to 0 over this final fraction of steps
+    grad_clip: float = 1.0           # max gradient norm per SAE
+    dead_tokens: int = 1_000_000     # a feature silent for this many activations counts as dead
+    resample_at: tuple = (0.2, 0.4, 0.6)  # training fractions where relu/gated/jumprelu resample dead features
+    stats_rows: int = 100_000        # training rows used to estimate the input scale and mean
+    ckpt_every: int = 500            # steps between resumable checkpoints (0: only at the end)
+    log_every: int = 50              # steps between history entries / progress updates
+    wandb: bool = False              # log to Weights & Biases (imported only when set)
+
+    def dead_window(self):
+        return max(1, self.dead_tokens // self.batch_size)
+
+
+class SAETrainingError(RuntimeError):
+    """Training diverged (non-finite loss) or a resume checkpoint does not match the sweep."""
+
+
+@torch.no_grad()
+def input_stats(store, site, n_rows, seed=0):
+    """(scale, mean of scaled x): scale makes mean ||x|| = sqrt(d_in) on (a sample of) the train split."""
+    a, b = store.split_rows("train")
+    rows = np.sort(np.random.default_rng(seed).choice(b - a, size=min(n_rows, b - a), replace=False))
+    x = torch.from_numpy(np.ascontiguousarray(store.acts(site, "train")[rows])).double()
+    scale = math.sqrt(x.shape[1]) / x.norm(dim=1).mean().item()
+    return scale, (x * scale).mean(0).float()
+
+
+class Member:
+    """One SAE of the sweep with its optimizer, firing tracker and running logs."""
+
+    def __init__(self, cfg, tcfg, scale, mean):
+        self.cfg, self.name = cfg, cfg.name
+        self.sae = make_sae(cfg, scale, mean).to(tcfg.device)
+        self.lr = cfg.lr or default_lr(cfg)
+        self.opt = torch.optim.Adam(self.sae.param_groups(self.lr), betas=(0.9, 0.999), fused=True)
+        self.tracker = FiringTracker(cfg.d_sae, tcfg.dead_window(), tcfg.device)
+        self.log_sums, self.log_n, self.resampled, self.last_l0 = {}, 0, 0, float("nan")
+        self.tail = {"loss": 0.0, "mse": 0.0, "n": 0}  # averages over the last 10% of steps
+
+    def state_dict(self):
+        return {"model": self.sae.state_dict(), "optimizer": self.opt.state_dict(),
+                "tracker": self.tracker.state_dict(), "resampled": self.resampled, "tail": self.tail}
+
+    def load_state_dict(self, d):
+        self.sae.load_state_dict(d["model"])
+        self.opt.load_state_dict(d["optimizer"])
+        self.tracker.load_state_dict(d["tracker"])
+        self.resampled, self.tail = d["resampled"], d["tail"]
+
+
+class Sweep:
+    """Train SAEs `sae_cfgs` on `store` in lockstep; `run()` returns the trained members."""
+
+    def __init__(self, store, sae_cfgs, tcfg, out_dir):
+        self.store, self.tcfg, self.out = store, tcfg, Path(out_dir)
+        names = [c.name for c in sae_cfgs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate SAE names in the sweep: {sorted(n for n in names if names.count(n) > 1)}")
+        for c in sae_cfgs:
+            store.check(tcfg.site, c.d_in)
+        self.sae_cfgs = list(sae_cfgs)
+        self.state_path = self.out / "sweep_state.pt"
+        self.history, self.step = [], 0
+
+    def _build(self, scale, mean):
+        self.scale, self.mean = scale, mean
+        self.members = [Member(c, self.tcfg, scale, mean) for c in self.sae_cfgs]
+
+    def save_state(self):
+        data = {"format": STATE_FORMAT, "step": self.step, "train_config": asdict(self.tcfg),
+                "sae_configs": [asdict(c) for c in self.sae_cfgs], "scale": self.scale, "mean": self.mean.cpu(),
+                "history": self.history, "members": [m.state_dict() for m in self.members]}
+        self.out.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_path.with_name(self.state_path.name + ".tmp")
+        torch.save(data, tmp)
+        os.replace(tmp, self.state_path)
+
+    def load_state(self):
+        try:
+            data = torch.load(self.state_path, map_location=self.tcfg.device, weights_only=True)
+        except Exception as e:
+            raise SAETrainingError(f"cannot resume: {self.state_path} is unreadable ({type(e).__name__})") from None
+        if data.get("format") != STATE_FORMAT:
+            raise SAETrainingError(f"cannot resume: {self.state_path} is not a sweep checkpoint")
+        if data["sae_configs"] != [asdict(c) for c in self.sae_cfgs]:
+            raise SAETrainingError(f"cannot resume: the SAEs in {self.state_path} differ from this sweep's (same --sweep/--arch/--features?)")
+        saved = data["train_config"]
+        for key in ("site", "steps", "batch_size", "seed"):
+            if saved[key] != getattr(self.tcfg, key):
+                raise SAETrainingError(f"cannot resume: {key}={saved[key]} in the checkpoint but {getattr(self.tcfg, key)} now")
+        self._build(data["scale"], data["mean"].cpu())
+        for m, d in zip(self.members, data["members"]):
+            m.load_state_dict(d)
+        self.step, self.history = data["step"], data["history"]
+
+    def run(self, resume=False, progress=True):
+        t = self.tcfg
+        dev = torch.device(t.device)
+        # --- setup: fresh (input statistics from the train split) or from the checkpoint ---
+        if resume and self.state_path.is_file():
+            self.load_state()
+        else:
+            self._build(*input_stats(self.store, t.site, t.stats_rows, t.seed))
+        run = _wandb_run(t, self.sae_cfgs) if t.wandb else None
+        batches = self.store.batches(t.site, "train", t.batch_size, seed=t.seed, start_step=self.step, device=dev)
+        scale = torch.tensor(self.scale, device=dev)
+        autocast = (torch.autocast(dev.type, dtype=torch.bfloat16) if t.precision == "bf16"
+                    else contextlib.nullcontext())
+        resample_steps = {int(f * t.steps) for f in t.resample_at if 0 < f < 1}
+        bar = tqdm(total=t.steps, initial=self.step, desc=f"{len(self.members)} SAE(s)", unit="step",
+                   disable=None if progress else True)
+        # --- lockstep loop: one batch, every SAE ---
+        while self.step < t.steps:
+            x_BD = next(batches) * scale
+            frac = self.step / t.steps
+            lr_mult = min(1.0, (1.0 - frac) / t.lr_decay_frac) if t.lr_decay_frac > 0 else 1.0
+            for m in self.members:
+                for group in m.opt.param_groups:
+                    group["lr"] = group["base_lr"] * lr_mult
+                m.sae.dead_F.copy_(m.tracker.dead(self.step))
+                m.sae.warmup_frac = t.l1_warmup_frac
+                with autocast:
+                    total, logs, f_BF = m.sae.loss(x_BD, frac)
+                if not torch.isfinite(total):
+                    raise SAETrainingError(f"SAE '{m.name}' produced a non-finite loss ({total.item()}) at step {self.step}; "
+                                           f"try a lower --lr (now {m.lr:g}) or --precision fp32")
+                m.opt.zero_grad(set_to_none=True)
+                total.backward()
+                m.sae.before_step()
+                torch.nn.utils.clip_grad_norm_(m.sae.parameters(), t.grad_clip)
+                m.opt.step()
+                m.sae.after_step()
+                # cheap reductions over the [B, F] codes: a bool .sum() would convert to int64 first
+                m.tracker.update(f_BF.amax(0) > 0, self.step)
+                # --- bookkeeping: running logs, tail averages for the sweep report ---
+                logs["loss"] = total.detach()
+                if (self.step + 1) % t.log_every == 0 or self.step + 1 == t.steps:  # L0 of this batch (counting is not free)
+                    m.last_l0 = float(torch.count_nonzero(f_BF)) / f_BF.shape[0]
+                for k, v in logs.items():
+                    m.log_sums[k] = m.log_sums.get(k, 0.0) + v.float()
+                m.log_n += 1
+                if self.step >= 0.9 * t.steps:
+                    m.tail["loss"] += float(total.detach())
+                    m.tail["mse"] += float(logs["mse"])
+                    m.tail["n"] += 1
+                # --- dead-feature resampling (relu / gated / jumprelu) ---
+                if self.step in resample_steps and m.cfg.arch in RESAMPLING_ARCHS:
+                    dead = m.tracker.dead(self.step)
+                    with torch.no_grad():
+                        loss_B = m.sae.sq_err(x_BD, m.sae(x_BD)[0])
+                    g = torch.Generator().manual_seed(t.seed * 1_000_003 + self.step)
+                    m.resampled += resample_dead(m.sae, m.opt, dead, x_BD, loss_B, g)
+                    m.tracker.reset(dead, self.step)
+            self.step += 1
+            bar.update(1)
+            if self.step % t.log_every == 0 or self.step == t.steps:
+                self._log(bar, run)
+            if t.ckpt_every and self.step % t.ckpt_every == 0 and self.step < t.steps:
+                self.save_state()
+        bar.close()
+        self.save_state()
+        if run is not None:
+            run.finish()
+        return self.members
+
+    def _log(self, bar, run):
+        entry = {"step": self.step}
+        for m in self.members:
+            entry[m.name] = {k: round(float(v) / max(m.log_n, 1), 5) for k, v in m.log_sums.items()}
+            entry[m.name]["l0"] = round(m.last_l0, 3)
+            entry[m.name]["dead_frac"] = round(float(m.tracker.dead(self.step).float().mean()), 4)
+            m.log_sums, m.log_n = {}, 0
+        self.history.append(entry)
+        first = entry[self.members[0].name]
+        bar.set_postfix(mse=first.get("mse"), l0=first.get("l0"), dead=first.get("dead_frac"))
+        if run is not None:
+            run.log({f"{n}/{k}": v for n, d in entry.items() if n != "step" for k, v in d.items()}, step=self.step)
+
+
+def _wandb_run(tcfg, sae_cfgs):
+    try:
+        import wandb
+    except ImportError:
+        raise SystemExit("error: --wandb needs the wandb package (pip install wandb)") from None
+    return wandb.init(project="othello-sae", config={"train": asdict(tcfg), "saes": [asdict(c) for c in sae_cfgs]})
+
+
+def sae_configs_from_state(path):
+    """The SAEConfigs stored in a sweep checkpoint (used by tools that inspect a finished sweep)."""
+    data = torch.load(path, map_location="cpu", weights_only=True)
+    return [SAEConfig(**c) for c in data["sae_configs"]]

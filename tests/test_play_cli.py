@@ -1,0 +1,90 @@
+import argparse
+import itertools
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from alphazero.checkpoint import REPO_ROOT, save_checkpoint
+from alphazero.network import AlphaZeroNet, NetConfig
+from othello import game
+from othello.play import build_player, human_game
+from othello.players import GreedyPlayer
+
+
+def run_cli(*args, stdin=None, module=False):
+    cmd = [sys.executable, "-m", "othello.play"] if module else [sys.executable, "othello/play.py"]
+    return subprocess.run(cmd + list(args), input=stdin, capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ck") / "tiny.pt"
+    save_checkpoint(path, AlphaZeroNet(NetConfig(d_model=16, n_blocks=1, d_hidden=32)))
+    return path
+
+
+def test_games_json():
+    out = run_cli("--games", "2", "--opponent", "random", "--player", "greedy", "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["games"] == 2 and result["wins"] + result["draws"] + result["losses"] == 2
+    assert result["player"] == "greedy" and result["opponent"] == "random"
+    assert 0 <= result["score_ci95"][0] <= result["score"] <= result["score_ci95"][1] <= 1
+
+
+def test_games_text_as_module(tiny_checkpoint):
+    out = run_cli("--games", "3", "--player", f"policy:{tiny_checkpoint}", "--opponent", "alphabeta:1",
+                  module=True)
+    assert out.returncode == 0, out.stderr
+    assert "policy:tiny.pt vs alphabeta:1: 3 games" in out.stdout
+
+
+def test_bad_spec_is_one_line_error():
+    out = run_cli("--games", "2", "--player", "nonsense")
+    assert out.returncode != 0 and "unknown player spec 'nonsense'" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_human_scripted_session(tiny_checkpoint):
+    # start position: Black's legal moves are b3 c2 d5 e4
+    script = "z9\na1\npass\nundo\nhint\nC2\nundo\nhint\nquit\n"
+    out = run_cli("--human", "--opponent", str(tiny_checkpoint), "--sims", "4", stdin=script)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "'z9' is not a square" in text
+    assert "a1 is not a legal move" in text
+    assert "You cannot pass" in text
+    assert "Nothing to undo" in text
+    assert text.count("would play") == 2
+    assert "AI (O) plays" in text and "Took back your last move" in text
+    assert "You quit." in text
+    assert "   a b c d e f" in text and "X (Black) 2   O (White) 2" in text
+
+
+def test_human_eof_ends_cleanly(tiny_checkpoint):
+    out = run_cli("--human", "--color", "white", "--opponent", f"policy:{tiny_checkpoint}", stdin="")
+    assert out.returncode == 0, out.stderr
+    assert "AI (X) plays" in out.stdout and "End of input" in out.stdout
+
+
+def test_human_full_game(monkeypatch, capsys):
+    """Type every square in turn (and pass) until one is accepted: the game runs to its end."""
+    tries = itertools.cycle([game.action_name(a) for a in range(game.ACTIONS)])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(tries))
+    score = human_game(GreedyPlayer(seed=0), human_black=False)
+    text = capsys.readouterr().out
+    assert score in (0.0, 0.5, 1.0)
+    assert "Game over: X (Black)" in text
+
+
+def test_missing_shipped_model_is_reported(tmp_path, monkeypatch):
+    missing = tmp_path / "models" / "othello6x6.pt"
+    monkeypatch.setattr("alphazero.agents.SHIPPED", missing)
+    monkeypatch.setattr("othello.play.SHIPPED", missing)
+    args = argparse.Namespace(device="cpu", sims=4, depth=4)
+    with pytest.raises(SystemExit, match="shipped model .* does not exist"):
+        build_player("shipped", args, seed=0)
