@@ -1,6 +1,7 @@
 """Command-line flags generated from a config dataclass.
 
-Each field becomes `--field-name` with its default, and its help text is the
+Each field becomes `--field-name` with its default (a bool field a switch,
+`--name` / `--no-name`), and its help text is the
 field's one-line source comment, so the dataclass stays the single place where a
 setting and its documentation live (`--help` shows both).
 """
@@ -19,24 +20,20 @@ def _field_comments(cls):
     return comments
 
 
-def _bool(text):
-    if text.lower() in ("1", "true", "yes", "on"):
-        return True
-    if text.lower() in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true/false, got '{text}'")
-
-
 def add_dataclass_args(parser, cls, skip=()):
     """Add one flag per field of dataclass `cls` (defaults and help from the class)."""
     comments = _field_comments(cls)
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
-        kind = type(f.default)
-        parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=f.default,
-                            type=_bool if kind is bool else kind, metavar=kind.__name__.upper(),
-                            help=comments.get(f.name, "") + " (default: %(default)s)")
+        kind, flag = type(f.default), "--" + f.name.replace("_", "-")
+        text = comments.get(f.name, "").replace("%", "%%")  # argparse formats help with %
+        if kind is bool:  # a switch: --resume / --no-resume
+            parser.add_argument(flag, dest=f.name, default=f.default, action=argparse.BooleanOptionalAction,
+                                help=text + " (default: %(default)s)")
+        else:
+            parser.add_argument(flag, dest=f.name, default=f.default, type=kind, metavar=kind.__name__.upper(),
+                                help=text + " (default: %(default)s)")
     return parser
 
 

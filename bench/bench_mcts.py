@@ -11,9 +11,6 @@ network call per leaf), same process, same network, same rules.
 """
 import argparse
 import datetime
-import platform
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -26,17 +23,9 @@ from alphazero.mcts import SearchConfig, search
 from alphazero.network import AlphaZeroNet
 from alphazero.selfplay import SelfPlayConfig, self_play
 from bench.classic_mcts import classic_self_play_game
+from bench.common import machine, record
 from othello import game
 from othello.sampling import random_positions
-
-
-def machine():
-    try:
-        cpu = next(l.split(":", 1)[1].strip() for l in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
-                   if l.startswith("Model name"))
-    except Exception:
-        cpu = platform.processor()
-    return f"{cpu}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
 
 
 def timed(fn, min_s=2.0):
@@ -75,7 +64,7 @@ def main():
     for sims in (32, 100):
         rng = np.random.default_rng(1)
         t0 = time.perf_counter()
-        data = self_play(ev, SelfPlayConfig(games=256, parallel=256), SearchConfig(num_simulations=sims), rng, progress=False)
+        self_play(ev, SelfPlayConfig(games=256, parallel=256), SearchConfig(num_simulations=sims), rng, progress=False)
         batched = 256 / (time.perf_counter() - t0) * 60
         t0 = time.perf_counter()
         for _ in range(args.classic_games):
@@ -93,8 +82,7 @@ def main():
         "|---|---|---|---|", *rows2, ""])
     print(text)
     if args.record:
-        with open(Path(__file__).parent / "RESULTS.md", "a") as f:
-            f.write("\n" + text + "\n")
+        record(text)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.bench_mcts import machine
+from bench.common import machine, record
 from sae.activations import ActivationStore
 from sae.archs import SAEConfig
 from sae.export import fold
@@ -139,8 +139,7 @@ def main():
         "| architecture | sparsity | L0 | FVU | dead |", "|---|---|---|---|---|", *rows2, ""])
     print(text)
     if args.record:
-        with open(Path(__file__).parent / "RESULTS.md", "a") as f:
-            f.write("\n" + text + "\n")
+        record(text)
 
 
 if __name__ == "__main__":

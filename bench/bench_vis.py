@@ -16,7 +16,6 @@ bench/RESULTS.md with machine, date and command (unless --no-record).
 import argparse
 import datetime
 import json
-import platform
 import statistics
 import subprocess
 import sys
@@ -24,21 +23,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
 
+from bench import common
 from vis import demo_data, generate_vis_data, site
 
 BENCH = Path(__file__).resolve().parent
 
 
 def machine():
-    try:
-        cpu = next(l.split(":", 1)[1].strip() for l in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
-                   if l.startswith("Model name"))
-    except Exception:
-        cpu = platform.processor()
     chromium = subprocess.run([site.CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip()
-    return f"{cpu}, {torch.get_num_threads()} torch threads, {chromium}"
+    return f"{common.machine()}, {chromium}"
 
 
 def step_ms(page, key_or_hash, expect):
@@ -110,11 +104,10 @@ def main(argv=None):
     print("\n".join(lines))
     if not args.no_record:
         cmd = "python -m bench.bench_vis " + " ".join(argv if argv is not None else sys.argv[1:])
-        with open(BENCH / "RESULTS.md", "a") as f:
-            f.write(f"\n## Feature viewer: first feature of a {args.features}-feature SAE\n\n"
+        common.record(f"## Feature viewer: first feature of a {args.features}-feature SAE\n\n"
                     f"{datetime.date.today().isoformat()}. Machine: {machine()}. Command: `{cmd.strip()}`.\n"
                     f"Served by `python -m http.server` on localhost; each run a fresh headless browser context.\n"
-                    f"{head}\n\n" + "\n".join(lines) + "\n")
+                    f"{head}\n\n" + "\n".join(lines))
     return 0
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from alphazero.checkpoint import SHIPPED, file_sha256, load_checkpoint, network_from_checkpoint
+from alphazero.checkpoint import SHIPPED, CheckpointError, file_sha256, load_checkpoint, network_from_checkpoint
 from alphazero.inference import boards_tensor
 from alphazero.network import value_from_logits
 from othello import game
@@ -90,7 +90,10 @@ def main(argv=None):
     torch.manual_seed(args.seed)
 
     # --- network and sites ---
-    ck = load_checkpoint(args.checkpoint)
+    try:
+        ck = load_checkpoint(args.checkpoint)
+    except CheckpointError as e:
+        raise SystemExit(f"error: {e}") from None
     net = network_from_checkpoint(ck, args.device)
     sites = parse_sites(args.layer, net.sites)
     mix = parse_mix(args.mix)

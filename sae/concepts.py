@@ -8,6 +8,9 @@ act_j > t * max_act_j (max over training rows), t in THRESHOLDS.
 coverage        per property, the best F1 over (feature, t) -- chosen on TRAIN rows,
                 scored on held-out rows -- averaged per property group and overall
                 (over the properties that occur in both splits)
+features        per feature, the property it predicts best (F1 chosen over properties and
+                thresholds on train rows) with that classifier's held-out F1, precision
+                and recall; None where the best train F1 is below MIN_FEATURE_F1
 reconstruction  label each (feature, t) with every property it implies at >= 95% precision
                 on train rows (and >= MIN_FIRES firings); on held-out positions a square's
                 state is predicted from the labelled features that fire (the state with the
@@ -21,6 +24,9 @@ THRESHOLDS = (0.0, 0.1, 0.3, 0.5)
 PRECISION = 0.95
 MIN_FIRES = 10
 GROUPS = ("mine", "theirs", "empty", "legal")
+MIN_FEATURE_F1 = 0.2
+SQUARE_NAMES = [f"{'abcdef'[s % 6]}{s // 6 + 1}" for s in range(36)]
+PROPERTY_NAMES = [f"{sq} {g}" for g in GROUPS for sq in SQUARE_NAMES]  # column order of board_properties
 
 
 def board_properties(boards, legal):
@@ -55,6 +61,10 @@ def evaluate_concepts(sae, store, site, eval_split="val", train_rows=20_000, eva
     best_f1_tr = torch.full((P_tr.shape[1],), -1.0)
     best_f1_ev = torch.zeros(P_tr.shape[1])
     labels = []  # per threshold: (precision [F, 144] masked to labelled entries)
+    feat_best = torch.full((f_tr.shape[1],), -1.0)       # per feature: best train F1 over (threshold, property)
+    feat_prop = torch.zeros(f_tr.shape[1], dtype=torch.long)
+    feat_t = torch.zeros(f_tr.shape[1])
+    feat_ev = torch.zeros(f_tr.shape[1], 3)              # held-out F1, precision, recall of that classifier
     for t in THRESHOLDS:
         C_tr, C_ev = (f_tr > t * max_act).float(), (f_ev > t * max_act).float()
         tp, fires, pos = _f1_tables(C_tr, P_tr)
@@ -65,6 +75,15 @@ def evaluate_concepts(sae, store, site, eval_split="val", train_rows=20_000, eva
         f1_ev = (2 * tp_e.diagonal() / (fires_e.squeeze(1) + pos_e.squeeze(0)).clamp_min(1))
         best_f1_ev = torch.where(better, f1_ev, best_f1_ev)
         best_f1_tr = torch.maximum(best_f1_tr, f1.max(0).values)
+        # per feature: its best property at this threshold, scored on held-out rows
+        fbest, fprop = f1.max(1)
+        upd = fbest > feat_best
+        tp_f = (C_ev * P_ev[:, fprop]).sum(0)
+        fires_f, pos_f = C_ev.sum(0), P_ev[:, fprop].sum(0)
+        ev_stats = torch.stack([2 * tp_f / (fires_f + pos_f).clamp_min(1), tp_f / fires_f.clamp_min(1),
+                                tp_f / pos_f.clamp_min(1)], 1)
+        feat_best, feat_prop = torch.where(upd, fbest, feat_best), torch.where(upd, fprop, feat_prop)
+        feat_t, feat_ev = torch.where(upd, torch.tensor(t), feat_t), torch.where(upd[:, None], ev_stats, feat_ev)
         precision = tp / fires.clamp_min(1)
         labels.append(torch.where((precision >= PRECISION) & (fires >= MIN_FIRES), precision, torch.zeros(())))
     # properties that never hold (train or held-out) have no F1: left out of the averages
@@ -82,6 +101,11 @@ def evaluate_concepts(sae, store, site, eval_split="val", train_rows=20_000, eva
     baseline = float((P_ev[:, :108].view(-1, 3, 36).argmax(1) == majority).float().mean())
     return {"coverage": coverage, "reconstruction": {**ev, "baseline_square_acc": baseline, "threshold": t_best,
                                                       "labelled_features": n_labelled},
+            "features": [None if feat_best[j] < MIN_FEATURE_F1 else
+                         {"property": PROPERTY_NAMES[int(feat_prop[j])], "f1": round(float(feat_ev[j, 0]), 4),
+                          "precision": round(float(feat_ev[j, 1]), 4), "recall": round(float(feat_ev[j, 2]), 4),
+                          "f1_train": round(float(feat_best[j]), 4), "threshold": float(feat_t[j])}
+                         for j in range(len(feat_best))],
             "n_train": len(tr), "n_eval": int(n_ev), "thresholds": list(THRESHOLDS)}
 
 

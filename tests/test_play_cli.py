@@ -5,13 +5,12 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
-from alphazero.checkpoint import REPO_ROOT, save_checkpoint
-from alphazero.network import AlphaZeroNet, NetConfig
+from alphazero.checkpoint import REPO_ROOT
 from othello import game
 from othello.play import build_player, human_game
 from othello.players import GreedyPlayer
+from tests.conftest import tiny_checkpoint as make_tiny_checkpoint
 
 
 def run_cli(*args, stdin=None, module=False):
@@ -21,10 +20,7 @@ def run_cli(*args, stdin=None, module=False):
 
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ck") / "tiny.pt"
-    save_checkpoint(path, AlphaZeroNet(NetConfig(d_model=16, n_blocks=1, d_hidden=32)))
-    return path
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("ck") / "tiny.pt")
 
 
 def test_games_json():

@@ -3,7 +3,7 @@ import numpy as np
 import torch
 
 from sae.activations import ActivationStore, write_store
-from sae.concepts import board_properties, evaluate_concepts
+from sae.concepts import PROPERTY_NAMES, board_properties, evaluate_concepts
 from sae.synthetic import random_games
 from othello import game
 
@@ -36,3 +36,9 @@ def test_oracle_features_give_full_coverage_and_reconstruction(tmp_path):
     # a state seen < MIN_FIRES times in train gets no label (falls back to the majority state)
     assert r["reconstruction"]["square_acc"] > 0.99 > r["reconstruction"]["baseline_square_acc"]
     assert r["reconstruction"]["legal_f1"] > 0.95
+    # per-feature labels: oracle feature j predicts property j (names follow the board_properties columns)
+    assert PROPERTY_NAMES[:2] == ["a1 mine", "b1 mine"] and PROPERTY_NAMES[36 * 3 + 15] == "d3 legal"
+    feats = r["features"]
+    assert len(feats) == 144
+    exact = [j for j, f in enumerate(feats) if f is not None and f["property"] == PROPERTY_NAMES[j] and f["f1_train"] == 1.0]
+    assert len(exact) >= 130 and all(feats[j]["f1"] > 0.9 for j in exact if props[order][int(cut1):int(cut2), j].sum() >= 5)

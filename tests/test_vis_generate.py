@@ -20,7 +20,10 @@ def generated(tmp_path_factory):
     # concept statistics (optional in metrics.json) and a NaN metric, as an evaluation may write them
     mfile = paths["sae_dir"] / "standard_64" / "metrics.json"
     metrics = json.loads(mfile.read_text())
-    metrics.update(mse=float("nan"), concepts={"coverage": 0.5, "features": [{"feature": 3, "property": "a1 mine", "f1": 0.9}]})
+    labels = [None] * 64
+    labels[3] = {"property": "a1 mine", "f1": 0.9}
+    metrics.update(mse=float("nan"), concepts={"coverage": {"all": 0.5, "mine": 0.625},
+                                               "reconstruction": {"square_acc": 0.75}, "features": labels})
     mfile.write_text(json.dumps(metrics))
     out = root / "data"
     rc = generate_vis_data.main(["--acts", str(paths["acts"]), "--sae-dir", str(paths["sae_dir"]), "--out", str(out),
@@ -99,9 +102,10 @@ def test_index_schema_and_provenance(generated):
 
 def test_concepts_and_nan_metrics_are_carried(generated):
     s = next(s for s in generated["index"]["saes"] if s["name"] == "standard_64")
-    assert s["concepts"] == {"coverage": 0.5} and s["metrics"].get("mse") is None
+    assert s["concepts"] == {"coverage all": 0.5, "coverage mine": 0.625, "reconstruction square_acc": 0.75}
+    assert s["metrics"].get("mse") is None
     feats = details(generated, s)
-    assert feats[3]["concepts"] == [{"feature": 3, "property": "a1 mine", "f1": 0.9}]
+    assert feats[3]["concepts"] == [{"property": "a1 mine", "f1": 0.9}]
     assert feats[4].get("concepts") is None
     other = next(s for s in generated["index"]["saes"] if s["name"] != "standard_64")
     assert "concepts" not in details(generated, other)[0]
@@ -232,7 +236,7 @@ def test_check_reports_stale_data(generated, capsys):
 
 
 def test_missing_inputs_give_clear_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="collect_activations"):
+    with pytest.raises(SystemExit, match="error: no activation store .*collect_activations"):
         generate_vis_data.main(["--acts", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
     assert generate_vis_data.main(["--check", "--out", str(tmp_path / "o")]) == 1
 

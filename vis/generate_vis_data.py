@@ -25,7 +25,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from alphazero.checkpoint import file_sha256
+from alphazero.checkpoint import CheckpointError, file_sha256
+from sae.activations import ActivationStoreError
+from sae.export import SAELoadError
 from vis import features as F
 from vis import writer as W
 from vis.sources import SAE, Store, find_saes, load_net, read_scaling, scaling_row
@@ -56,6 +58,14 @@ def main(argv=None):
     if args.check:
         return check(args)
 
+    try:
+        return generate(args, argv)
+    except (ActivationStoreError, SAELoadError, CheckpointError) as e:
+        sys.exit(f"error: {e}")
+
+
+def generate(args, argv):
+    """Evaluate every SAE and write the viewer data (see the module docstring)."""
     t0 = time.perf_counter()
     store = Store(args.acts, args.split)
     n = store.count if args.max_positions <= 0 else min(store.count, args.max_positions)
@@ -177,26 +187,27 @@ def merge_scaling(sweep_rows, sae_rows):
 
 
 def concepts_of(metrics, d_sae):
-    """metrics["concepts"] -> (scalar summary dict, per-feature list or None). Any shape is tolerated."""
+    """metrics["concepts"] (sae/concepts.py) -> (scalar summary dict or None, per-feature list or None)."""
     c = metrics.get("concepts")
     if not isinstance(c, dict):
-        return ({"value": c} if isinstance(c, (int, float)) else None), None
-    summary = {k: W.num(v) for k, v in c.items() if isinstance(v, (int, float)) and not isinstance(v, bool)} or None
-    per = None
-    for key in ("features", "per_feature", "feature_labels", "labels"):
-        v = c.get(key)
-        if isinstance(v, list) and len(v) == d_sae:
-            per = v
-        elif isinstance(v, list) and all(isinstance(e, dict) and "feature" in e for e in v):
-            per = [None] * d_sae
-            for e in v:
-                if 0 <= int(e["feature"]) < d_sae:
-                    per[int(e["feature"])] = (per[int(e["feature"])] or []) + [e]
-        elif isinstance(v, dict):
-            per = [v.get(str(i)) for i in range(d_sae)]
-        if per is not None:
-            break
-    return summary, per
+        return None, None
+    summary = {}
+    for group in ("coverage", "reconstruction"):
+        for k, v in (c.get(group) or {}).items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                summary[f"{group} {k}"] = W.num(v)
+    per = c.get("features")
+    if isinstance(per, list) and len(per) == d_sae:
+        per = [[e] if isinstance(e, dict) else e for e in per]  # the page shows a list of entries
+    elif isinstance(per, list):  # sparse form: [{"feature": id, ...}, ...]
+        entries = per
+        per = [None] * d_sae
+        for e in entries:
+            if isinstance(e, dict) and 0 <= int(e.get("feature", -1)) < d_sae:
+                per[int(e["feature"])] = (per[int(e["feature"])] or []) + [e]
+    else:
+        per = None
+    return summary or None, per
 
 
 def safe_name(name):

@@ -1,27 +1,22 @@
 """Read what the viewer is built from: the activation store, the SAE sweep, the network.
 
-Three inputs, each read through one small function so that a better reader can
-replace it without touching the rest of the generator:
-
-* the activation store (`runs/acts`): `sae.activations.ActivationStore`, or where the
-  sae package lacks it, the same files read with `np.load(mmap_mode='r')` per the store spec;
-* one SAE folder (SAELens layout: `cfg.json`, `sae_weights.safetensors`,
-  `metrics.json`): `sae.export.load_sae` to encode when it exists, else the
-  encoder written out below; the decoder is always read from the safetensors file;
-* the sweep's `scaling.json`, whose exact shape we do not rely on: any list or
-  dict of runs is flattened into rows of {architecture, d_sae, l0, fvu, ...}.
+* the activation store (`runs/acts`): `sae.activations.ActivationStore`, one split of it;
+* one SAE folder (SAELens layout: `cfg.json`, `sae_weights.safetensors`, `metrics.json`):
+  `sae.export.load_sae`, whose errors name the broken file;
+* the sweep's `scaling.json` (sae/report.py: {"format", ..., "runs": [...]}), flattened
+  into rows of {name, architecture, d_sae, l0, fvu, ...} for the scaling plots. Older or
+  hand-written files (a bare list of runs, metrics nested under keys) are read too.
 """
 import hashlib
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
-from safetensors.numpy import load_file
 
 from alphazero.checkpoint import load_checkpoint, network_from_checkpoint
+from sae.activations import ActivationStore
+from sae.export import load_sae
 
-STORE_ARRAYS = ["boards", "mover", "ply", "legal", "game_id", "policy", "value"]
 SPARSITY_KEYS = ["k", "l1_coefficient", "l1_coeff", "l1", "sparsity_coefficient", "l0_coefficient",
                  "target_l0", "lambda", "lam"]
 
@@ -32,61 +27,41 @@ class Store:
 
     def __init__(self, path, split):
         self.path = Path(path)
-        manifest_file = self.path / "manifest.json"
-        if not manifest_file.is_file():
-            raise FileNotFoundError(f"no activation store at {self.path} (manifest.json missing); "
-                                    f"collect one with: python othello/collect_activations.py --out {self.path}")
-        self.manifest = json.loads(manifest_file.read_text())
+        self._store = ActivationStore(self.path)  # validates manifest, shapes and dtypes
+        self.manifest = self._store.manifest
         # a fingerprint of the exact store: its manifest bytes (which name the checkpoint and row counts)
-        self.fingerprint = hashlib.sha256(manifest_file.read_bytes()).hexdigest()
-        splits = self.manifest["splits"]
-        if split not in splits:
-            raise ValueError(f"split '{split}' not in the store; it has {sorted(splits)}")
+        self.fingerprint = hashlib.sha256((self.path / "manifest.json").read_bytes()).hexdigest()
         self.split = split
-        self.start, self.stop = (int(v) for v in splits[split])
+        self.start, self.stop = self._store.split_rows(split)
         self.count = self.stop - self.start
-        self._reader = _store_reader(self.path)
 
     def acts(self, site):
-        """[count, d_model] activations of the split (memmap, any float dtype)."""
-        if self._reader is not None:
-            return self._reader.acts(site, self.split)
-        return np.load(self.path / f"acts_{site}.npy", mmap_mode="r")[self.start:self.stop]
+        """[count, d_model] activations of the split (memmap, float16 or float32)."""
+        return self._store.acts(site, self.split)
 
     def array(self, name):
         """One per-position array of the split (boards, mover, ply, legal, policy, value, ...)."""
-        if self._reader is not None:
-            return self._reader.array(name, self.split)
-        return np.load(self.path / f"{name}.npy", mmap_mode="r")[self.start:self.stop]
-
-
-def _store_reader(path):
-    """The sae package's validating reader (its errors name the problem); None where it is absent."""
-    try:
-        from sae.activations import ActivationStore
-    except ImportError:
-        return None
-    return ActivationStore(path)
+        return self._store.array(name, self.split)
 
 
 # ----------------------------------------------------------------------- SAE
 class SAE:
-    """One SAE folder: config, metrics, decoder (numpy) and an encoder on raw activations."""
+    """One SAE folder: config, metrics, weights (numpy) and an encoder on raw activations."""
 
     def __init__(self, folder, device="cpu"):
         self.folder = Path(folder)
         self.name = self.folder.name
+        self.module = load_sae(self.folder, device)  # FoldedSAE; raises SAELoadError naming the problem
         self.cfg = json.loads((self.folder / "cfg.json").read_text())
         metrics_file = self.folder / "metrics.json"
         self.metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
-        self.weights = {k: v.astype(np.float32) for k, v in load_file(self.folder / "sae_weights.safetensors").items()}
-        self.architecture = str(self.cfg.get("architecture", "standard"))
-        self.d_in = int(self.cfg.get("d_in", self.weights["W_dec"].shape[1]))
-        self.d_sae = int(self.cfg.get("d_sae", self.weights["W_dec"].shape[0]))
-        meta = self.cfg.get("metadata") or {}
-        self.site = meta.get("hook_name") or self.cfg.get("hook_name") or self.metrics.get("site")
+        self.weights = {k: v.numpy() for k, v in self.module.tensors().items()}
+        # the training architecture (relu, topk, batchtopk, ...) is more telling than the SAELens one
+        self.architecture = str(self.metrics.get("sae_arch") or (self.cfg.get("metadata") or {}).get("sae_arch")
+                                or self.cfg["architecture"])
+        self.d_in, self.d_sae = self.module.d_in, self.module.d_sae
+        self.site = (self.cfg.get("metadata") or {}).get("hook_name") or self.metrics.get("site")
         self.device = device
-        self._encode = _external_encoder(self.folder, device) or _make_encoder(self.architecture, self.cfg, self.weights, device)
 
     @property
     def W_dec(self):
@@ -103,52 +78,7 @@ class SAE:
     @torch.inference_mode()
     def encode(self, x):
         """Raw activations [B, d_in] (tensor) -> feature activations [B, d_sae] float32."""
-        return self._encode(x.to(self.device, torch.float32)).float()
-
-
-def _external_encoder(folder, device):
-    """`sae.export.load_sae(folder, device).encode` when the sae package provides it."""
-    try:
-        from sae.export import load_sae
-    except ImportError:
-        return None
-    try:
-        module = load_sae(folder, device)
-    except Exception:  # an exporter mid-development must not stop the viewer: use our encoder
-        return None
-    return module.encode
-
-
-def _make_encoder(arch, cfg, w, device):
-    """The SAELens encoders, on raw activations: f = act((x - b_dec) @ W_enc + b_enc)."""
-    t = {k: torch.from_numpy(v).to(device) for k, v in w.items()}
-    W_enc, b_dec = t["W_enc"], t["b_dec"]
-    if arch == "gated":
-        W_mag = W_enc * torch.exp(t["r_mag"])
-
-        def encode(x):
-            xc = x - b_dec
-            gate = (xc @ W_enc + t["b_gate"]) > 0
-            return gate * torch.relu(xc @ W_mag + t["b_mag"])
-        return encode
-    b_enc = t["b_enc"]
-    if arch == "jumprelu":
-        return lambda x: _jump(((x - b_dec) @ W_enc + b_enc), t["threshold"])
-    if arch == "topk":
-        k = int(cfg.get("k") or (cfg.get("metadata") or {}).get("k"))
-
-        def encode(x):
-            pre = torch.relu((x - b_dec) @ W_enc + b_enc)
-            vals, idx = pre.topk(k, dim=-1)
-            return torch.zeros_like(pre).scatter_(-1, idx, vals)
-        return encode
-    if arch != "standard":
-        raise ValueError(f"unknown SAE architecture '{arch}'")
-    return lambda x: torch.relu((x - b_dec) @ W_enc + b_enc)
-
-
-def _jump(pre, threshold):
-    return pre * (pre > threshold)
+        return self.module.encode(x.to(self.device, torch.float32)).float()
 
 
 def find_saes(sae_dir):
@@ -222,7 +152,7 @@ def find_text(obj, keys, depth=0):
 def scaling_row(run):
     """One run (scaling.json entry or metrics.json + cfg.json) -> a flat row for the scaling plots."""
     row = {"name": find_text(run, ["name", "run", "id"]),
-           "architecture": find_text(run, ["architecture", "arch"]),
+           "architecture": find_text(run, ["sae_arch", "arch", "architecture"]),
            "site": find_text(run, ["site", "hook_name"])}
     d_sae = find_value(run, ["d_sae", "n_features", "features", "dict_size"])
     row["d_sae"] = int(d_sae) if d_sae is not None else None
