@@ -1,6 +1,6 @@
 """Train sparse autoencoders on the AlphaZero network's residual stream.
 
-    python train_sae.py                                  # one relu SAE, 2048 features, on runs/acts (~15 min, 2-core CPU)
+    python train_sae.py                                  # one relu SAE, 2048 features, 3000 steps x 4096 on runs/acts (~15 min, 2-core CPU)
     python train_sae.py --arch topk --k 32               # one TopK SAE
     python train_sae.py --sweep prior --out runs/sae_prior   # the prior project's 25-SAE grid, in lockstep
     python train_sae.py --sweep archs --device cuda      # every architecture, for the FVU-L0 frontier
@@ -52,8 +52,9 @@ def parse_args(argv=None):
                                                            "(4e-4; topk/batchtopk 2e-4/sqrt(features/2^14))")
     ap.add_argument("--seed", type=int, default=0, help="seed for data order and SAE initialisation")
     ap.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
-    ap.add_argument("--precision", choices=["bf16", "fp32"], default=d.precision,
-                    help="matmul precision (autocast; weights and optimizer state stay fp32)")
+    ap.add_argument("--precision", choices=["auto", "bf16", "fp32"], default=d.precision,
+                    help="matmul precision (autocast; weights and optimizer state stay fp32); auto = bf16 "
+                         "on CUDA and on CPUs with native bf16, else fp32")
     ap.add_argument("--dead-tokens", type=int, default=d.dead_tokens, help="a feature silent this many activations is dead")
     ap.add_argument("--ckpt-every", type=int, default=d.ckpt_every, help="steps between resumable checkpoints")
     ap.add_argument("--resume", action="store_true", help="continue the sweep checkpointed in --out")

@@ -6,7 +6,7 @@ simulation selects one leaf per game, then evaluates all B leaves with **one**
 call of `evaluate(me, opp) -> (priors [B, 37], values [B])`, then backs up.
 Values are from the side to move in the evaluated position, in [-1, 1].
 
-Illegal actions are masked at every node, pass (36) is an ordinary ply, and
+Illegal actions are masked at every node (their Q is -inf), pass (36) is an ordinary ply, and
 finished games get their exact value (+1 / 0 / -1, a draw is 0) instead of the
 network's estimate.
 """
@@ -48,18 +48,21 @@ def search(me, opp, evaluate, cfg, rng=None, add_noise=False):
     B, S = len(me), cfg.num_simulations
     M = S + 1
     rows = np.arange(B)
-    # --- preallocated tree ---
+    base = rows * M                                   # flat node index = b * M + node
+    # --- preallocated tree; per-edge arrays are viewed as [B * M, 37] for fast row gathers ---
     node_me = np.zeros((B, M), np.uint64)
     node_opp = np.zeros((B, M), np.uint64)
     node_value = np.zeros((B, M), np.float32)      # net value or exact outcome, mover's side
     node_terminal = np.zeros((B, M), bool)
+    node_n = np.zeros((B, M), np.float32)          # visits through the node (sum of its child_n)
     parent = np.full((B, M), -1, np.int32)
     parent_action = np.zeros((B, M), np.int32)
     children = np.full((B, M, A), -1, np.int32)
     prior = np.zeros((B, M, A), np.float32)
-    legal = np.zeros((B, M, A), bool)
     child_n = np.zeros((B, M, A), np.float32)
     child_w = np.zeros((B, M, A), np.float32)      # value sum from the parent's mover side
+    child_q = np.zeros((B, M, A), np.float32)      # w / n, first-play-urgency value while n = 0, -inf if illegal
+    prior_f, n_f, q_f = (x.reshape(B * M, A) for x in (prior, child_n, child_q))
 
     # --- root expansion ---
     node_me[:, 0], node_opp[:, 0] = me, opp
@@ -70,7 +73,8 @@ def search(me, opp, evaluate, cfg, rng=None, add_noise=False):
     if add_noise and cfg.noise_fraction > 0:
         noise = rng.dirichlet(np.full(A, cfg.dirichlet_alpha), size=B).astype(np.float32)
         prior0 = _masked_softmax_prior((1 - cfg.noise_fraction) * root_prior + cfg.noise_fraction * noise, root_legal)
-    prior[:, 0], legal[:, 0], node_value[:, 0] = prior0, root_legal, v
+    prior[:, 0], node_value[:, 0] = prior0, v
+    child_q[:, 0] = np.where(root_legal, (v - cfg.fpu_reduction)[:, None], -np.inf)
 
     for s in range(S):
         new = s + 1
@@ -79,21 +83,18 @@ def search(me, opp, evaluate, cfg, rng=None, add_noise=False):
         action = np.zeros(B, np.int32)
         active = np.ones(B, bool)
         while True:
-            n = child_n[rows, node]                                   # [B, 37]
-            q_fpu = node_value[rows, node][:, None] - cfg.fpu_reduction
-            q = np.where(n > 0, child_w[rows, node] / np.maximum(n, 1), q_fpu)
-            u = cfg.c_puct * prior[rows, node] * np.sqrt(n.sum(1, keepdims=True) + 1) / (1 + n)
-            score = np.where(legal[rows, node], q + u, -np.inf)
-            a = score.argmax(1).astype(np.int32)
+            flat = base + node
+            n = n_f[flat]                                             # [B, 37]
+            u = (cfg.c_puct * np.sqrt(node_n.ravel()[flat] + 1))[:, None] * prior_f[flat] / (1 + n)
+            a = (q_f[flat] + u).argmax(1).astype(np.int32)
             action = np.where(active, a, action)
             child = children[rows, node, action]
             descend = active & (child >= 0)
             descend &= ~node_terminal[rows, np.maximum(child, 0)]     # stop on a finished game
-            active_next = descend
             node = np.where(descend, child, node)
-            if not active_next.any():
+            if not descend.any():
                 break
-            active = active_next
+            active = descend
         # node = last expanded node on the path, action = edge taken out of it
         child = children[rows, node, action]
         is_new = child < 0
@@ -111,7 +112,7 @@ def search(me, opp, evaluate, cfg, rng=None, add_noise=False):
         parent[idx, new], parent_action[idx, new] = node[is_new], action[is_new]
         children[idx, node[is_new], action[is_new]] = new
         prior[idx, new] = _masked_softmax_prior(p[is_new], leaf_legal[is_new])
-        legal[idx, new] = leaf_legal[is_new]
+        child_q[idx, new] = np.where(leaf_legal[is_new], (v[is_new] - cfg.fpu_reduction)[:, None], -np.inf)
         # --- backup: negate at every ply (the board is re-canonicalised even on pass) ---
         value = v.copy()
         cur = ni
@@ -124,6 +125,8 @@ def search(me, opp, evaluate, cfg, rng=None, add_noise=False):
             r, pp, aa = rows[up], par[up], pa[up]
             child_n[r, pp, aa] += 1
             child_w[r, pp, aa] -= value[up]
+            child_q[r, pp, aa] = child_w[r, pp, aa] / child_n[r, pp, aa]
+            node_n[r, pp] += 1
             value = -value
             cur = np.where(up, par, cur)
             # games already at the root stop moving; their parent is -1
