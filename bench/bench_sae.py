@@ -7,7 +7,7 @@ Table 1: training samples/s per SAE (a sweep of --n-saes relu SAEs) at 1024 and
 fraction of this machine's fp32 matmul peak, measured in the same run (2048^3
 matmul). Rows: the reference loop (the prior project's recipe: each SAE loads and
 converts its own copy of the data, samples random rows every step, fp32 autograd,
-trained one after another), our lockstep trainer in fp32, and in bf16 (default).
+trained one after another), our lockstep trainer in fp32, and in bf16 (the default where the hardware has native bf16: `--precision auto`).
 Table 2: FVU and L0 on held-out games for every architecture at three sparsities
 (a short `archs` sweep). Without --acts a random-network store is generated (the
 table says so). `--record` appends the tables to bench/RESULTS.md.
@@ -102,7 +102,7 @@ def main():
         times = {}
         for name, fn in (("reference loop (fp32, per-SAE data)", lambda: reference_loop(store, args.site, cfgs, args.steps, B)),
                          ("lockstep fp32", lambda: lockstep(store, args.site, cfgs, args.steps, B, "fp32", tmp / "l32")),
-                         ("lockstep bf16 (default)", lambda: lockstep(store, args.site, cfgs, args.steps, B, "bf16", tmp / "l16"))):
+                         ("lockstep bf16", lambda: lockstep(store, args.site, cfgs, args.steps, B, "bf16", tmp / "l16"))):
             t = time.perf_counter()
             fn()
             times[name] = time.perf_counter() - t
