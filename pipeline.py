@@ -1,4 +1,4 @@
-"""The whole toolkit end to end on the shipped model, at a small default size (~15 min on 2 CPU cores).
+"""The whole toolkit end to end on the shipped model, at a small default size (10 min on 2 CPU cores).
 
     python pipeline.py                      # ladder match -> activations -> SAE sweep -> viewer data
     python pipeline.py --positions 1000000 --steps 5000 --sweep archs --device cuda   # bigger, on a GPU

@@ -1,6 +1,6 @@
 """Train sparse autoencoders on the AlphaZero network's residual stream.
 
-    python train_sae.py                                  # one relu SAE, 2048 features, 3000 steps x 4096 on runs/acts (~15 min, 2-core CPU)
+    python train_sae.py                                  # one relu SAE, 2048 features, 3000 steps x 4096 on runs/acts (11 min, 2-core CPU)
     python train_sae.py --arch topk --k 32               # one TopK SAE
     python train_sae.py --sweep prior --out runs/sae_prior   # the prior project's 25-SAE grid, in lockstep
     python train_sae.py --sweep archs --device cuda      # every architecture, for the FVU-L0 frontier
