@@ -9,6 +9,7 @@ Games come in pairs: both games of a pair start from the same random opening
 different pairs get different openings, so deterministic players do not just
 replay one game. Scores are from A's side: win 1, draw 0.5, loss 0.
 """
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -209,16 +210,33 @@ def fit_elo(names, matches, prior_draws=1.0, anchor="random", iters=10_000, tol=
     return {n: float(elo[k[n]]) for n in names}
 
 
-def ladder(players, games_per_pair, opening_plies=4, seed=0, progress=True):
-    """Round robin: every pair of `players` ({name: player}) plays `games_per_pair` games."""
+def ladder(players, games_per_pair, opening_plies=4, seed=0, progress=True, played=None):
+    """Round robin: every pair of `players` ({name: player}) plays `games_per_pair` games.
+
+    `played` ({(a, b): MatchResult}) holds matches already played; those pairs are not replayed.
+    """
     names = list(players)
     matches = {}
     for p, (a, b) in enumerate(combinations(names, 2)):
+        known = (played or {}).get((a, b))
+        if known is None and (played or {}).get((b, a)) is not None:
+            known = flip(played[(b, a)])
+        if known is not None:
+            matches[(a, b)] = known
+            continue
         r = play_match(players[a], players[b], games_per_pair, opening_plies, seed + p, progress)
         r.a_name, r.b_name = a, b
         matches[(a, b)] = r
     ratings = fit_elo(names, matches)
     return Ladder(sorted(names, key=lambda n: -ratings[n]), ratings, matches)
+
+
+def flip(r):
+    """The same match from B's side."""
+    games = [dataclasses.replace(g, a_black=not g.a_black, a_discs=g.b_discs, b_discs=g.a_discs, score=1.0 - g.score)
+             for g in r.games]
+    return result_from_scores([g.score for g in games] if games else
+                              [1.0] * r.losses + [0.5] * r.draws + [0.0] * r.wins, r.b_name, r.a_name, games)
 
 
 def format_ladder(lad):

@@ -35,10 +35,11 @@ def main(argv=None):
     ck = load_checkpoint(args.checkpoint)
     model = make_player(args.checkpoint, args.device, sims=args.sims, seed=args.seed)
 
-    rows = []
+    rows, played = [], {}
     for i, spec in enumerate(BASELINES):
         t0 = time.perf_counter()
         r = play_match(model, make_player(spec, seed=args.seed + i), args.games, seed=args.seed + i)
+        played[(model.name, spec)] = r
         rows.append(f"| {r.b_name} | {r.n_games} | +{r.wins} ={r.draws} -{r.losses} | {r.score:.3f} "
                     f"[{r.score_low:.3f}, {r.score_high:.3f}] | {r.elo:+.0f} | {time.perf_counter() - t0:.0f} |")
         print(rows[-1], flush=True)
@@ -56,7 +57,7 @@ def main(argv=None):
                    "alphabeta:4": make_player("alphabeta:4", seed=args.seed),
                    "policy": make_player(f"policy:{args.checkpoint}", args.device, seed=args.seed),
                    model.name: model}
-        lad = ladder(players, args.games, seed=args.seed + 100)
+        lad = ladder(players, args.games, seed=args.seed + 100, played=played)  # table 1's matches reused
         text += [f"Round robin, {args.games} games per pair, maximum-likelihood Elo (random = 0):", "",
                  format_ladder(lad), ""]
     text = "\n".join(text)

@@ -21,6 +21,7 @@ import torch
 from tqdm import tqdm
 
 from alphazero.checkpoint import SHIPPED, CheckpointError, file_sha256, load_checkpoint, network_from_checkpoint
+from alphazero.agents import PolicyPlayer
 from alphazero.inference import boards_tensor
 from alphazero.network import value_from_logits
 from othello import game
@@ -30,20 +31,10 @@ from sae.activations import StoreWriter
 SOURCES = ["self", "random", "greedy", "alphabeta"]
 
 
-def policy_actions(net, me, opp, temperature, rng, device):
-    """Sample moves from the network's policy over legal actions (temperature 0 = argmax)."""
-    legal = game.legal_mask(me, opp)
-    with torch.inference_mode():
-        logits = net(boards_tensor(me, opp, device))[0].float().cpu().numpy()
-    logits = np.where(legal, logits, -np.inf)
-    if temperature <= 0:
-        return logits.argmax(1)
-    g = rng.gumbel(size=logits.shape)  # Gumbel-max: a sample from softmax(logits / T)
-    return (logits / temperature + g).argmax(1)
+def play_games(model, n_games, opponent, args, first_game_id):
+    """Play `n_games` of the model's sampled policy (vs `opponent`, if any) in lockstep.
 
-
-def play_games(net, n_games, source, opponent, args, rng, first_game_id):
-    """Play `n_games` in lockstep; return per-position arrays (me, opp, ply, game_id)."""
+    Returns per-position arrays (me, opp, ply, game_id) of every position before a move."""
     me, opp = game.initial(n_games)
     model_first = np.arange(n_games) % 2 == 0  # vs an opponent: the model plays each colour half the time
     out = {"me": [], "opp": [], "ply": [], "game_id": []}
@@ -55,8 +46,8 @@ def play_games(net, n_games, source, opponent, args, rng, first_game_id):
         idx = np.flatnonzero(live)
         out["me"].append(me[idx]); out["opp"].append(opp[idx])
         out["ply"].append(np.full(len(idx), ply)); out["game_id"].append(gid[idx])
-        temp = args.temperature if ply < args.temperature_plies else args.late_temperature
-        actions = policy_actions(net, me[idx], opp[idx], temp, rng, args.device)
+        model.temperature = args.temperature if ply < args.temperature_plies else args.late_temperature
+        actions = model(me[idx], opp[idx])
         if opponent is not None:
             opp_turn = (ply % 2 == 0) != model_first[idx]
             if opp_turn.any():
@@ -97,6 +88,7 @@ def main(argv=None):
     net = network_from_checkpoint(ck, args.device)
     sites = parse_sites(args.layer, net.sites)
     mix = parse_mix(args.mix)
+    model = PolicyPlayer(net, args.device, temperature=args.temperature, seed=args.seed)  # Gumbel-max sampling
     opponents = {"self": None, "random": RandomPlayer(seed=args.seed), "greedy": GreedyPlayer(seed=args.seed),
                  "alphabeta": AlphaBetaPlayer(depth=args.alphabeta_depth, seed=args.seed)}
 
@@ -106,7 +98,7 @@ def main(argv=None):
     while n_unique < args.positions:
         for source, share in mix.items():
             n = max(2, int(round(args.batch_games * share)))
-            pos = play_games(net, n, source, opponents[source], args, rng, n_games)
+            pos = play_games(model, n, opponents[source], args, n_games)
             n_games += n
             keys = (pos["me"].astype(object) << 36) | pos["opp"].astype(object)
             keep = np.zeros(len(keys), bool)

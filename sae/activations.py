@@ -163,6 +163,14 @@ def write_store(out_dir, manifest_fields, arrays):
     return writer.close(fields)
 
 
+def _open_npy(f):
+    """Memory-map one .npy file; a corrupt one raises ActivationStoreError naming it."""
+    try:
+        return np.load(f, mmap_mode="r")
+    except (ValueError, OSError, EOFError) as e:
+        raise ActivationStoreError(f"{f} is not a readable .npy file ({str(e).splitlines()[0][:100]})") from None
+
+
 class ActivationStore:
     """Read a store: every array memory-mapped (`mmap_mode='r'`), manifest and shapes validated on open."""
 
@@ -194,10 +202,7 @@ class ActivationStore:
         f = self.path / fname
         if not f.is_file():
             raise ActivationStoreError(f"{f} is missing from the store")
-        try:
-            arr = np.load(f, mmap_mode="r")
-        except (ValueError, OSError, EOFError) as e:
-            raise ActivationStoreError(f"{f} is not a readable .npy file ({str(e).splitlines()[0][:100]})") from None
+        arr = _open_npy(f)
         if arr.shape != shape:
             raise ActivationStoreError(f"{f} has shape {arr.shape}, the manifest implies {shape}")
         if dtype is None and arr.dtype.name not in ACT_DTYPES or dtype is not None and arr.dtype != np.dtype(dtype):
@@ -229,10 +234,7 @@ class ActivationStore:
             f = self.path / f"{name}.npy"
             if not f.is_file():
                 raise ActivationStoreError(f"array '{name}' is not in the store {self.path}")
-            try:
-                arr = np.load(f, mmap_mode="r")
-            except (ValueError, OSError, EOFError) as e:
-                raise ActivationStoreError(f"{f} is not a readable .npy file ({str(e).splitlines()[0][:100]})") from None
+            arr = _open_npy(f)
             if arr.ndim == 0 or len(arr) != self.count:
                 raise ActivationStoreError(f"{f} has shape {arr.shape}, expected {self.count} rows")
             self.arrays[name] = arr

@@ -132,3 +132,23 @@ def test_ladder_round_robin():
     lines = table.splitlines()
     assert len(lines) == 2 + 3 and lines[0].startswith("| # | player | Elo")
     assert all(name in table for name in players)
+
+
+def test_ladder_reuses_matches_already_played():
+    calls = []
+
+    class Counting(GreedyPlayer):
+        def __call__(self, me, opp):
+            calls.append(len(me))
+            return super().__call__(me, opp)
+
+    players = {"random": RandomPlayer(0), "greedy": Counting(0)}
+    before = play_match(players["greedy"], players["random"], 6, progress=False)
+    before.a_name, before.b_name = "greedy", "random"
+    n_calls = len(calls)
+    lad = ladder(players, 6, progress=False, played={("greedy", "random"): before})
+    assert len(calls) == n_calls  # not replayed
+    r = lad.matches[("random", "greedy")]  # stored from the ladder's side: flipped
+    assert (r.wins, r.draws, r.losses) == (before.losses, before.draws, before.wins)
+    assert r.score == pytest.approx(1 - before.score) and r.a_name == "random"
+    assert [g.score for g in r.games] == [1 - g.score for g in before.games]

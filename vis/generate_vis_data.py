@@ -25,12 +25,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from alphazero.checkpoint import CheckpointError, file_sha256
+from alphazero.checkpoint import CheckpointError, file_sha256, load_network
 from sae.activations import ActivationStoreError
 from sae.export import SAELoadError
 from vis import features as F
 from vis import writer as W
-from vis.sources import SAE, Store, find_saes, load_net, read_scaling, scaling_row
+from vis.sources import SAE, Store, find_saes, read_scaling, scaling_row
 
 FORMAT = "othello-vis/1"  # bump with vis/js/data.js FORMAT when the layout changes
 
@@ -77,7 +77,7 @@ def generate(args, argv):
     warnings = []
     if store_sha and ckpt_sha and store_sha != ckpt_sha:
         warnings.append(f"checkpoint {checkpoint} is not the one the store was collected with")
-    net = load_net(checkpoint, args.device)
+    net = load_network(checkpoint, args.device)
 
     folders = find_saes(args.sae_dir)
     if args.only:

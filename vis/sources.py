@@ -13,7 +13,6 @@ from pathlib import Path
 
 import torch
 
-from alphazero.checkpoint import load_checkpoint, network_from_checkpoint
 from sae.activations import ActivationStore
 from sae.export import load_sae
 
@@ -87,12 +86,6 @@ def find_saes(sae_dir):
     if not sae_dir.is_dir():
         return []
     return sorted(p for p in sae_dir.iterdir() if (p / "cfg.json").is_file() and (p / "sae_weights.safetensors").is_file())
-
-
-# ------------------------------------------------------------------- network
-def load_net(checkpoint, device="cpu"):
-    """The network whose activations the store holds."""
-    return network_from_checkpoint(load_checkpoint(checkpoint), device)
 
 
 # ------------------------------------------------------------------- scaling
