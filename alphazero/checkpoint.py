@@ -12,7 +12,8 @@ from pathlib import Path
 
 import torch
 
-from alphazero.network import AlphaZeroNet, NetConfig, config_dict
+from alphazero.config import NetConfig
+from alphazero.network import AlphaZeroNet, config_dict
 
 FORMAT = "othello-alphazero/1"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +57,11 @@ def network_from_checkpoint(data, device="cpu"):
     except RuntimeError as e:
         raise CheckpointError(f"checkpoint weights do not match its config: {str(e).splitlines()[0][:160]}") from None
     return net.to(device).eval()
+
+
+def resolve_checkpoint(spec):
+    """A checkpoint setting -> its path: 'shipped' is the committed model, anything else a file path."""
+    return SHIPPED if str(spec) == "shipped" else Path(spec)
 
 
 def load_network(path=SHIPPED, device="cpu"):

@@ -14,18 +14,13 @@ return value replaces the activation (splice an SAE, steer a feature).
 `run_from(site, act)` finishes the forward pass from a site's activation.
 With no hooks the forward pass does no extra work.
 """
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-@dataclass
-class NetConfig:
-    d_model: int = 256   # residual stream width
-    n_blocks: int = 4    # number of feed-forward residual blocks
-    d_hidden: int = 1024  # hidden width of each block's MLP (4 x d_model)
+from alphazero.config import NetConfig
 
 
 class Block(nn.Module):
@@ -110,3 +105,22 @@ def value_from_logits(v_logits):
 
 def config_dict(cfg):
     return asdict(cfg)
+
+
+def parse_sites(text, all_sites):
+    """Site spec -> list of sites, the one parser every command uses.
+
+    `text`: a site name ('embed', 'resid.2'), a block index ('2' = 'resid.2'), a comma list
+    of those, or 'all'. Raises ValueError naming the bad part and the valid sites.
+    """
+    if text.strip() == "all":
+        return list(all_sites)
+    sites = []
+    for part in text.split(","):
+        part = part.strip()
+        site = f"resid.{part}" if part.isdigit() else part
+        if site not in all_sites:
+            raise ValueError(f"unknown site '{part}': use {', '.join(all_sites)}, a block index, a comma list, or all")
+        if site not in sites:
+            sites.append(site)
+    return sites

@@ -1,0 +1,42 @@
+"""Settings of the AlphaZero stages: network shape, search, self-play and training.
+
+One frozen dataclass per stage, each field defined once (nested under the root in config.py).
+"""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    d_model: int = 256           # residual stream width
+    n_blocks: int = 4            # number of feed-forward residual blocks
+    d_hidden: int = 1024         # hidden width of each block's MLP (4 x d_model)
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    sims: int = 64               # MCTS simulations per move (one batched network call each), in play and self-play
+    c_puct: float = 1.5          # exploration constant in the PUCT score
+    fpu_reduction: float = 0.2   # an unvisited child's Q is its parent's value minus this (first-play urgency)
+    dirichlet_alpha: float = 0.5  # root noise concentration in self-play (~10 / legal moves on 6x6)
+    noise_fraction: float = 0.25  # weight of the root noise in the self-play prior (players search without noise)
+
+
+@dataclass(frozen=True)
+class SelfPlayConfig:
+    games: int = 256             # self-play games per iteration
+    parallel: int = 256          # games played in lockstep (network batch size during search)
+    temperature_plies: int = 8   # plies sampled in proportion to visits before playing the most visited move
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    out: str = "runs/alphazero"  # run folder: latest.pt, iter_NNN.pt, buffer.npz, config.json
+    iterations: int = 30         # self-play / train / evaluate iterations
+    buffer_size: int = 120_000   # replay buffer capacity in positions (before 8x symmetry augmentation)
+    batch_size: int = 512        # training batch size
+    steps_per_iter: int = 120    # gradient steps per iteration
+    lr: float = 2e-3             # peak AdamW learning rate (cosine decay to 10% over the run)
+    weight_decay: float = 1e-4   # AdamW weight decay
+    eval_games: int = 64         # games per evaluation match of the raw policy each iteration; 0 = off
+    eval_opponents: str = "random,greedy,alphabeta:2"  # player specs the raw policy meets each iteration
+    resume: bool = False         # continue from OUT/latest.pt and OUT/buffer.npz
