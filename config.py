@@ -60,7 +60,7 @@ class Config:
 
 def to_dict(cfg):
     """The config as plain JSON data (tuples become lists), with its format tag."""
-    return {"format": CONFIG_FORMAT, **dataclasses.asdict(cfg)}
+    return json.loads(json.dumps({"format": CONFIG_FORMAT, **dataclasses.asdict(cfg)}))
 
 
 def _coerce(value, tp, where):
@@ -77,10 +77,13 @@ def _coerce(value, tp, where):
     return value
 
 
-def from_dict(data, cls=Config, source="config", prefix=""):
-    """Build `cls` from a (partial) dict; unknown keys and wrong types are errors naming `source`."""
+def from_dict(data, cls=Config, source="config", prefix="", base=None):
+    """Build `cls` from a (partial) dict over `base` (default: the class defaults).
+
+    Unknown keys and wrong types are ConfigErrors naming `source` and the dotted key."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: '{prefix or 'config'}' must be a JSON object, got {type(data).__name__}")
+    base = cls() if base is None else base
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     values = {}
@@ -94,14 +97,13 @@ def from_dict(data, cls=Config, source="config", prefix=""):
             raise ConfigError(f"{where} is not a setting (known: {', '.join(fields)})")
         tp = hints[key]
         if dataclasses.is_dataclass(tp):
-            values[key] = from_dict(value, tp, source, f"{prefix}{key}.")
+            values[key] = from_dict(value, tp, source, f"{prefix}{key}.", getattr(base, key))
         else:
             values[key] = _coerce(value, tp, where)
-    base = cls()
     return dataclasses.replace(base, **values)
 
 
-def load_config(path):
+def load_config(path, base=None):
     """Read a config file: a JSON tree as `to_dict` writes it, or an artifact's JSON holding one under 'config'."""
     path = Path(path)
     try:
@@ -112,7 +114,7 @@ def load_config(path):
         raise ConfigError(f"{path} is not a readable JSON config ({type(e).__name__}: {e})") from None
     if isinstance(data, dict) and data.get("format") != CONFIG_FORMAT and isinstance(data.get("config"), dict):
         data = data["config"]  # an artifact (manifest, sweep report, viewer index) that records its config
-    return dataclasses.replace(from_dict(data, Config, str(path)), config=str(path))
+    return dataclasses.replace(from_dict(data, Config, str(path), base=base), config=str(path))
 
 
 def save_config(path, cfg):
@@ -132,16 +134,19 @@ def _config_file(argv):
     return ""
 
 
-def parse(args_cls=Config, argv=None, description=None):
+def parse(args_cls=Config, argv=None, description=None, preset=None):
     """Parse an entry point's command line into `args_cls`.
 
     `args_cls` is `Config` or a frozen dataclass of the script's own options with a field
     `cfg: Annotated[Config, tyro.conf.arg(name="")]` (so the tree's flags stay un-prefixed).
-    `--config FILE` is applied first; a bad file exits with a one-line error.
+    Settings apply in order: class defaults, `preset` (a partial dict, e.g. the pipeline's
+    small sizes), `--config FILE`, then the flags. A bad file exits with a one-line error.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        base = load_config(_config_file(argv)) if _config_file(argv) else Config()
+        base = from_dict(preset, Config, "preset") if preset else Config()
+        if _config_file(argv):
+            base = load_config(_config_file(argv), base)
     except ConfigError as e:
         sys.exit(f"error: {e}")
     default = base if args_cls is Config else args_cls(cfg=base)

@@ -1,56 +1,53 @@
-"""The whole toolkit end to end on the shipped model, at a small default size (10 min on 2 CPU cores).
+"""The whole toolkit end to end on the shipped model, at a small size (about 10 min on 2 CPU cores).
 
-    python pipeline.py                      # ladder match -> activations -> SAE sweep -> viewer data
-    python pipeline.py --positions 1000000 --steps 5000 --sweep archs --device cuda   # bigger, on a GPU
+    python pipeline.py                                   # ladder match -> activations -> SAE sweep -> viewer data
+    python pipeline.py --collect.positions 1000000 --sae.steps 5000 --sae.sweep archs --device cuda
+    python pipeline.py --config runs/sae/sweep.json      # repeat a run from the config it recorded
 
-Stages (each one is also its own command, printed as it runs):
-  1. strength check: the model (MCTS, --sims) against random, greedy and alpha-beta depth 4,
-     --games games each, colours alternating, varied openings        (othello/play.py)
-  2. activations at layer 2 ('resid.2', the stream after block index 2) on --positions
-     unique positions, split train/val/test by game                  (othello/collect_activations.py)
+Stages (each is a typed function; its own command is printed as it runs):
+  1. strength check: the model (MCTS, --search.sims) against --opponents, --games games
+     each, colours alternating, varied openings                       (othello/play.py)
+  2. activations at --site (default resid.2, the stream after block index 2) on
+     --collect.positions unique positions, split train/val/test by game  (python -m sae.collect)
   3. an SAE sweep in lockstep (default `small`: one SAE per architecture), metrics on
-     held-out games, SAELens export, scaling.json and plots          (train_sae.py)
-  4. the viewer's static JSON                                         (vis/generate_vis_data.py)
+     held-out test games, SAELens export, sweep.json and plots          (train_sae.py)
+  4. the viewer's static JSON                                            (vis/generate_vis_data.py)
 Then it prints how to open the viewer: cd vis && python -m http.server 8000.
+
+Every setting is a flag of the one config tree (`--help` lists them). The pipeline starts
+from PRESET below (small sizes that keep the main job near 10 minutes), then `--config`, then flags.
 """
-import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
+import tyro
+
+import config
+from config import Config
 from alphazero.agents import make_player
-from alphazero.arena import play_match
-from alphazero.checkpoint import SHIPPED, CheckpointError
-from othello import collect_activations
-from sae.activations import ActivationStore
-import train_sae
-from vis import generate_vis_data
+from alphazero.checkpoint import CheckpointError, resolve_checkpoint
+from othello.arena import play_match
+from othello.atomic import atomic_write_json
+from sae.collect import collect
+from sae.sweeps import sae_configs
+from sae.train import SAETrainingError, train_saes
+from vis.generate_vis_data import build_viewer_data
 
-OPPONENTS = ("random", "greedy", "alphabeta:4")
+# the main job's sizes: every other setting keeps its one default from the config tree
+PRESET = {"collect": {"positions": 100_000},
+          "sae": {"sweep": "small", "steps": 1500, "match_games": 40}}
 VIS_DATA = Path(__file__).resolve().parent / "vis" / "data"  # where vis/index.html looks
 
 
-def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", default=str(SHIPPED), help="network to study (default: %(default)s)")
-    ap.add_argument("--out", default="runs/pipeline", help="folder for activations and SAEs (default: %(default)s)")
-    ap.add_argument("--vis-out", default="vis/data", help="viewer data folder (default: %(default)s)")
-    ap.add_argument("--games", type=int, default=40, help="games against each ladder opponent; 0 skips stage 1 "
-                                                          "(default: %(default)s)")
-    ap.add_argument("--sims", type=int, default=64, help="MCTS simulations per move in stage 1 (default: %(default)s)")
-    ap.add_argument("--positions", type=int, default=100_000, help="unique positions collected (default: %(default)s)")
-    ap.add_argument("--layer", default="2", help="site(s) collected; SAEs train on the first (default: %(default)s)")
-    ap.add_argument("--sweep", default="small", choices=train_sae.SWEEPS,
-                    help="SAE grid of train_sae.py (default: %(default)s)")
-    ap.add_argument("--features", type=int, nargs="+", default=None, help="dictionary sizes (default: the grid's)")
-    ap.add_argument("--steps", type=int, default=1500, help="SAE training steps of 4096 activations (default: %(default)s)")
-    ap.add_argument("--batch-size", type=int, default=4096, help="activations per SAE step (default: %(default)s)")
-    ap.add_argument("--match-games", type=int, default=40,
-                    help="games of each spliced network vs the clean one (default: %(default)s)")
-    ap.add_argument("--seed", type=int, default=0, help="random seed of every stage (default: %(default)s)")
-    ap.add_argument("--device", default="cpu", help="torch device: cpu, or cuda where present (default: %(default)s)")
-    return ap.parse_args(argv)
+@dataclass(frozen=True)
+class PipelineArgs:
+    games: int = 40                                # games against each ladder opponent in stage 1; 0 skips it
+    opponents: str = "random,greedy,alphabeta:4"   # stage 1's opponents (player specs, comma-separated)
+    cfg: Annotated[Config, tyro.conf.arg(name="")] = Config()
 
 
 def stage(n, title, command):
@@ -58,61 +55,67 @@ def stage(n, title, command):
     return time.perf_counter()
 
 
+def strength_check(cfg, opponents, games):
+    """Stage 1: the model (MCTS) against each opponent; returns the match summaries."""
+    model = make_player(cfg.checkpoint, cfg.device, seed=cfg.seed, search=cfg.search)
+    results = []
+    for i, spec in enumerate(opponents):
+        r = play_match(model, make_player(spec, cfg.device, seed=cfg.seed + i), games,
+                       cfg.rules.opening_plies, seed=cfg.seed + i)
+        print("   ", r.summary(), flush=True)
+        results.append(r.to_dict())
+    return results
+
+
 def main(argv=None):
-    args = parse_args(argv)
-    out = Path(args.out)
-    acts, sae_dir = out / "acts", out / "sae"
-    t_all = time.perf_counter()
-    times = {}
+    args = config.parse(PipelineArgs, argv, __doc__, preset=PRESET)
+    cfg = args.cfg
+    device = config.resolve_device(cfg.device)
+    if cfg.wandb:
+        config.require_wandb()
+    record = config.to_dict(cfg)
+    flags = "--config " + cfg.config if cfg.config else ""
+    t_all, times = time.perf_counter(), {}
+    try:
+        checkpoint = resolve_checkpoint(cfg.checkpoint)
+        # --- 1. the model against the ladder ---
+        if args.games > 0:
+            opponents = [s.strip() for s in args.opponents.split(",") if s.strip()]
+            t0 = stage(1, "strength check", f"python othello/play.py --player {cfg.checkpoint} --games {args.games} "
+                                            f"--search.sims {cfg.search.sims} --opponent {{{','.join(opponents)}}}")
+            ladder = strength_check(cfg, opponents, args.games)
+            atomic_write_json(Path(cfg.collect.out).parent / "ladder.json", {"config": record, "matches": ladder})
+            times["ladder"] = time.perf_counter() - t0
 
-    # --- 1. the model against the ladder ---
-    if args.games > 0:
-        t0 = stage(1, "strength check", f"python othello/play.py --player {args.checkpoint} --games {args.games} "
-                                        f"--sims {args.sims} --opponent {{{','.join(OPPONENTS)}}}")
-        try:
-            model = make_player(args.checkpoint, args.device, sims=args.sims, seed=args.seed)
-        except (CheckpointError, ValueError) as e:
-            sys.exit(f"error: {e}")
-        results = []
-        for i, spec in enumerate(OPPONENTS):
-            r = play_match(model, make_player(spec, seed=args.seed + i), args.games, seed=args.seed + i)
-            print("   ", r.summary(), flush=True)
-            results.append(r.to_dict())
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "ladder.json").write_text(json.dumps(results, indent=1))
-        times["ladder"] = time.perf_counter() - t0
+        # --- 2. activations ---
+        t0 = stage(2, "activations", f"python -m sae.collect --site {cfg.site} --collect.positions "
+                                     f"{cfg.collect.positions} --collect.out {cfg.collect.out} {flags}")
+        store = collect(checkpoint, cfg.site, cfg.collect, cfg.seed, device, record)
+        times["activations"] = time.perf_counter() - t0
 
-    # --- 2. activations ---
-    collect = ["--checkpoint", args.checkpoint, "--positions", str(args.positions), "--layer", args.layer,
-               "--out", str(acts), "--seed", str(args.seed), "--device", args.device]
-    t0 = stage(2, "activations", "python othello/collect_activations.py " + " ".join(collect))
-    collect_activations.main(collect)
-    times["activations"] = time.perf_counter() - t0
+        # --- 3. SAEs (on the first collected site) ---
+        site = store.sites[0]
+        t0 = stage(3, "SAE sweep", f"python train_sae.py --site {site} --sae.sweep {cfg.sae.sweep} "
+                                   f"--sae.steps {cfg.sae.steps} --sae.out {cfg.sae.out} {flags}")
+        train_saes(store, sae_configs(cfg.sae, store.d_model, cfg.seed), cfg.sae, site, cfg.seed, device,
+                   cfg.wandb, record, checkpoint)
+        times["saes"] = time.perf_counter() - t0
 
-    # --- 3. SAEs ---
-    site = ActivationStore(acts).sites[0]
-    train = ["--acts", str(acts), "--out", str(sae_dir), "--site", site, "--sweep", args.sweep,
-             "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--match-games", str(args.match_games), "--seed", str(args.seed),
-             "--device", args.device, "--checkpoint", args.checkpoint]
-    if args.features:
-        train += ["--features", *map(str, args.features)]
-    t0 = stage(3, "SAE sweep", "python train_sae.py " + " ".join(train))
-    train_sae.main(train)
-    times["saes"] = time.perf_counter() - t0
-
-    # --- 4. viewer data ---
-    gen = ["--sae-dir", str(sae_dir), "--acts", str(acts), "--out", args.vis_out, "--device", args.device]
-    t0 = stage(4, "viewer data", "python vis/generate_vis_data.py " + " ".join(gen))
-    generate_vis_data.main(gen)
-    times["viewer"] = time.perf_counter() - t0
+        # --- 4. viewer data ---
+        t0 = stage(4, "viewer data", f"python vis/generate_vis_data.py --sae.out {cfg.sae.out} "
+                                     f"--collect.out {cfg.collect.out} --vis.out {cfg.vis.out} {flags}")
+        build_viewer_data(cfg.sae.out, cfg.collect.out, cfg.vis, cfg.seed, device, record)
+        times["viewer"] = time.perf_counter() - t0
+    except (CheckpointError, SAETrainingError, ValueError) as e:
+        sys.exit(f"error: {e}")
 
     print("\nstage times: " + ", ".join(f"{k} {v / 60:.1f} min" for k, v in times.items())
           + f"; total {(time.perf_counter() - t_all) / 60:.1f} min")
-    print(f"SAE metrics: {sae_dir / 'scaling.json'} (plots: {sae_dir}/*.svg)")
-    if Path(args.vis_out).resolve() == VIS_DATA:
+    print(f"SAE metrics: {Path(cfg.sae.out) / 'sweep.json'} (plots: {cfg.sae.out}/*.svg)")
+    if Path(cfg.vis.out).resolve() == VIS_DATA:
         print(f"open the viewer:  cd {VIS_DATA.parent} && python -m http.server 8000   then browse http://localhost:8000")
     else:
-        print(f"the page reads {VIS_DATA}: copy {args.vis_out} there to view it")
+        print(f"the page reads {VIS_DATA}: copy {cfg.vis.out} there to view it")
 
 
 if __name__ == "__main__":

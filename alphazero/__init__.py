@@ -1,1 +1,1 @@
-"""AlphaZero for 6x6 Othello: network, batched MCTS, self-play, training, arena and ladder."""
+"""AlphaZero for 6x6 Othello: network, batched MCTS, self-play, training stage, checkpoints and network players."""

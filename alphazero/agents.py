@@ -9,9 +9,10 @@ so an arena of many games in lockstep costs one network call per ply (per simula
 
     random | greedy | alphabeta | alphabeta:DEPTH
     policy:PATH      raw network policy of a checkpoint (argmax over legal moves)
-    mcts:PATH | PATH MCTS with `sims` simulations on a checkpoint's network
+    mcts:PATH | PATH MCTS (the `search` section, no root noise) on a checkpoint's network
     shipped          MCTS on the shipped model (models/othello6x6.pt); also policy:shipped
 """
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,8 @@ import torch
 
 from alphazero.checkpoint import SHIPPED, load_network
 from alphazero.inference import NetEvaluator, boards_tensor
-from alphazero.mcts import SearchConfig, search
+from alphazero.config import SearchConfig
+from alphazero import mcts
 from othello import game
 from othello.players import AlphaBetaPlayer, GreedyPlayer, RandomPlayer
 
@@ -44,31 +46,40 @@ class PolicyPlayer:
 
 
 class MCTSPlayer:
-    """PUCT search (no root noise) on the whole batch at once; plays the most visited action."""
+    """PUCT search (no root noise) on the whole batch at once; plays the most visited action.
 
-    def __init__(self, net, sims=64, device="cpu", seed=None, c_puct=1.5):
+    `search`: SearchConfig (default: the section's defaults); `sims` overrides its `sims`.
+    """
+
+    def __init__(self, net, sims=None, device="cpu", seed=None, search=None):
+        search = search or SearchConfig()
+        self.cfg = dataclasses.replace(search, sims=search.sims if sims is None else sims)
+        if self.cfg.sims < 1:
+            raise ValueError(f"MCTS needs at least 1 simulation, got sims={self.cfg.sims}")
         self.evaluate = NetEvaluator(net, device)
-        self.cfg = SearchConfig(num_simulations=sims, c_puct=c_puct, noise_fraction=0.0)
         self.rng = np.random.default_rng(seed)
-        self.name = f"mcts{sims}"
+        self.name = f"mcts{self.cfg.sims}"
 
     def __call__(self, me, opp):
-        visits, _, _ = search(me, opp, self.evaluate, self.cfg, self.rng, add_noise=False)  # [B, 37]
+        visits, _, _ = mcts.search(me, opp, self.evaluate, self.cfg, self.rng, add_noise=False)  # [B, 37]
         # a random fraction < 1 only reorders equal visit counts
         score = visits + self.rng.random(visits.shape)
         return np.where(game.legal_mask(me, opp), score, -1.0).argmax(1)
 
 
-SPEC_HELP = ("random, greedy, alphabeta, alphabeta:DEPTH, policy:PATH, mcts:PATH, "
-             "shipped, or a checkpoint PATH")
+SPEC_HELP = ("random, greedy, alphabeta, alphabeta:DEPTH, alphabeta:DEPTH+exactE (exact endgame "
+             "solver from E empties, e.g. alphabeta:6+exact10), policy:PATH, mcts:PATH, shipped, or a checkpoint PATH")
 
 
 def _checkpoint_path(text):
     return SHIPPED if text == "shipped" else Path(text)
 
 
-def make_player(spec, device="cpu", sims=64, seed=0, depth=4):
+def make_player(spec, device="cpu", sims=None, seed=0, depth=4, search=None):
     """Build a player from a spec string (see the module docstring); `depth` is bare alphabeta's.
+
+    MCTS players search with `search` (a SearchConfig; default: the section's defaults),
+    `sims` overriding its number of simulations.
 
     Raises ValueError for a malformed spec, CheckpointError for a bad checkpoint file.
     """
@@ -78,10 +89,17 @@ def make_player(spec, device="cpu", sims=64, seed=0, depth=4):
         return RandomPlayer(seed)
     if kind == "greedy" and not arg:
         return GreedyPlayer(seed)
-    if kind == "alphabeta":
-        if arg and not (arg.isdigit() and int(arg) >= 1):
-            raise ValueError(f"bad player spec '{spec}': alphabeta depth must be a positive integer, e.g. alphabeta:4")
-        return AlphaBetaPlayer(depth=int(arg) if arg else depth, seed=seed)
+    if kind == "alphabeta":  # alphabeta | alphabeta:DEPTH | alphabeta:DEPTH+exactEMPTIES
+        d, plus, exact = arg.partition("+")
+        e = exact[len("exact"):] if exact.startswith("exact") else ""
+        if (arg and not (d.isdigit() and int(d) >= 1)) or (plus and not (e.isdigit() and int(e) <= game.SQUARES)):
+            raise ValueError(f"bad player spec '{spec}': expected alphabeta:DEPTH (a positive integer, e.g. "
+                             f"alphabeta:4) or alphabeta:DEPTH+exactE (exact endgame from E <= 36 empties, "
+                             f"e.g. alphabeta:6+exact10)")
+        if plus:
+            from othello.players import ExactEndgamePlayer
+            return ExactEndgamePlayer(depth=int(d), exact_empties=int(e), seed=seed)
+        return AlphaBetaPlayer(depth=int(d) if d else depth, seed=seed)
     if kind in ("policy", "mcts"):
         if not arg:
             raise ValueError(f"bad player spec '{spec}': {kind} needs a checkpoint, e.g. {kind}:shipped or {kind}:PATH")
@@ -90,6 +108,8 @@ def make_player(spec, device="cpu", sims=64, seed=0, depth=4):
         kind, path = "mcts", _checkpoint_path(spec)
     else:
         raise ValueError(f"unknown player spec '{spec}': expected {SPEC_HELP}")
+    search = search or SearchConfig()
+    sims = search.sims if sims is None else sims
     if sims < 1:
         raise ValueError(f"MCTS needs at least 1 simulation, got sims={sims}")
     net = load_network(path, device)
@@ -98,6 +118,6 @@ def make_player(spec, device="cpu", sims=64, seed=0, depth=4):
         player = PolicyPlayer(net, device=device, seed=seed)
         player.name = f"policy:{label}"
     else:
-        player = MCTSPlayer(net, sims=sims, device=device, seed=seed)
+        player = MCTSPlayer(net, sims=sims, device=device, seed=seed, search=search)
         player.name = f"mcts{sims}:{label}"
     return player

@@ -26,6 +26,7 @@ class SelfPlayConfig:
     games: int = 256             # self-play games per iteration
     parallel: int = 256          # games played in lockstep (network batch size during search)
     temperature_plies: int = 8   # plies sampled in proportion to visits before playing the most visited move
+    temperature: float = 1.0     # visit-count temperature of those sampled plies (visits^(1/T))
 
 
 @dataclass(frozen=True)

@@ -5,24 +5,16 @@ the network batch stays full until the last games. Positions where the mover has
 a single legal action (including a forced pass) are played without search and
 not recorded: their policy target carries no information.
 """
-from dataclasses import dataclass
-
 import numpy as np
 from tqdm import tqdm
 
-from alphazero.mcts import SearchConfig, search
+from alphazero.mcts import search
 from othello import game
 
 
-@dataclass
-class SelfPlayConfig:
-    games: int = 256            # games to play
-    parallel: int = 256         # games in lockstep (network batch size during search)
-    temperature_plies: int = 8  # sample moves in proportion to visits for the first plies, then play the most visited
-
-
 def sample_actions(visits, temperature, rng):
-    """visits `[B, 37]` -> actions `[B]`: sampled (temperature 1) or argmax with random tie-break."""
+    """visits `[B, 37]` -> actions `[B]`: sampled with probability visits^(1/T) (T > 0), or the
+    most visited action with random tie-break (T = 0)."""
     if temperature > 0:
         p = visits.astype(np.float64) ** (1.0 / temperature)
         p /= p.sum(1, keepdims=True)
@@ -33,62 +25,68 @@ def sample_actions(visits, temperature, rng):
 
 
 def self_play(evaluate, cfg, search_cfg, rng, progress=True):
-    """Play `cfg.games` games; return training data and statistics.
+    """Play `cfg.games` games (SelfPlayConfig) with `search_cfg` (SearchConfig, root noise on).
 
-    Returns dict with `boards` int8 `[N, 36]`, `policy` float32 `[N, 37]` (visit
-    distribution), `z` int8 `[N]` (final result from that position's mover: +1/0/-1),
-    and `first_player_results` int8 `[games]`, `lengths` int `[games]`.
+    Returns a dict of numpy arrays, positions ordered by game then ply:
+      boards  int8 `[N, 36]`  the searched positions from the mover's side
+      policy  float32 `[N, 37]` visit distribution of the search
+      z       int8 `[N]`      final result from that position's mover: +1 / 0 / -1
+      game, ply  int64 `[N]`  which game and ply each position comes from (ply 0 = start; passes count)
+      first_player_results int8 `[games]`  result from the first mover's (Black's) side
+      lengths int64 `[games]` plies per game; final_discs int64 `[games, 2]` (Black, White) at the end
     """
     P = min(cfg.parallel, cfg.games)
     me, opp = game.initial(P)
     ply = np.zeros(P, np.int64)
-    slot_game = np.arange(P)              # which game each slot plays
+    slot_game = np.arange(P)                        # which game each slot plays
     started = P
-    records = [[] for _ in range(cfg.games)]  # per game: (board, pi, ply)
     results = np.zeros(cfg.games, np.int8)
     lengths = np.zeros(cfg.games, np.int64)
+    final_discs = np.zeros((cfg.games, 2), np.int64)
     live = np.ones(P, bool)
+    rec = {"boards": [], "policy": [], "game": [], "ply": []}
     bar = tqdm(total=cfg.games, desc="self-play", unit="game", leave=False, disable=None if progress else True)
-    while live.any():
-        # --- finish games that are over, refill their slots ---
-        over = live & game.terminal(me, opp)
-        for s in np.flatnonzero(over):
-            g = slot_game[s]
-            # result from the mover's side at the end; flip to the first player's side
-            r = int(game.outcome(me[s:s + 1], opp[s:s + 1])[0]) * (1 if ply[s] % 2 == 0 else -1)
-            results[g], lengths[g] = r, ply[s]
-            bar.update(1)
-            if started < cfg.games:
-                slot_game[s], started = started, started + 1
-                m0, o0 = game.initial(1)
-                me[s], opp[s], ply[s] = m0[0], o0[0], 0
-            else:
-                live[s] = False
-        if not live.any():
-            break
+    while True:
+        # --- finish games that are over, refill their slots with new games ---
+        over = np.flatnonzero(live & game.terminal(me, opp))
+        if len(over):
+            g = slot_game[over]
+            black_moves = ply[over] % 2 == 0       # passes are plies, so parity tells the mover's colour
+            mine, theirs = game.popcount(me[over]), game.popcount(opp[over])
+            final_discs[g] = np.where(black_moves[:, None], np.stack([mine, theirs], 1), np.stack([theirs, mine], 1))
+            results[g] = np.sign(final_discs[g, 0] - final_discs[g, 1])
+            lengths[g] = ply[over]
+            bar.update(len(over))
+            k = min(len(over), cfg.games - started)
+            refill, stop = over[:k], over[k:]
+            slot_game[refill] = started + np.arange(k)
+            started += k
+            me[refill], opp[refill] = game.initial(k)
+            ply[refill] = 0
+            live[stop] = False
         idx = np.flatnonzero(live)
+        if not len(idx):
+            break
         legal = game.legal_mask(me[idx], opp[idx])
-        actions = legal.argmax(1)  # the only move where there is one
+        actions = legal.argmax(1)                   # the only move where there is one
         multi = legal.sum(1) > 1
         if multi.any():
             sidx = idx[multi]
             visits, _, _ = search(me[sidx], opp[sidx], evaluate, search_cfg, rng, add_noise=True)
             early = ply[sidx] < cfg.temperature_plies
-            chosen = np.where(early, sample_actions(visits, 1.0, rng), sample_actions(visits, 0.0, rng))
-            actions[multi] = chosen
-            pi = visits / visits.sum(1, keepdims=True)
-            boards = game.to_planes(me[sidx], opp[sidx]).astype(np.int8)
-            for j, s in enumerate(sidx):
-                records[slot_game[s]].append((boards[j], pi[j].astype(np.float32), ply[s]))
+            actions[multi] = np.where(early, sample_actions(visits, cfg.temperature, rng),
+                                      sample_actions(visits, 0.0, rng))
+            rec["boards"].append(game.to_planes(me[sidx], opp[sidx]).astype(np.int8))
+            rec["policy"].append((visits / visits.sum(1, keepdims=True)).astype(np.float32))
+            rec["game"].append(slot_game[sidx].copy())
+            rec["ply"].append(ply[sidx].copy())
         me[idx], opp[idx] = game.step(me[idx], opp[idx], actions)
         ply[idx] += 1
     bar.close()
-    boards, policy, z = [], [], []
-    for g, recs in enumerate(records):
-        for b, p, t in recs:
-            boards.append(b)
-            policy.append(p)
-            z.append(results[g] if t % 2 == 0 else -results[g])
-    return {"boards": np.array(boards, np.int8).reshape(-1, 36),
-            "policy": np.array(policy, np.float32).reshape(-1, 37),
-            "z": np.array(z, np.int8), "first_player_results": results, "lengths": lengths}
+    empty = {"boards": np.zeros((0, 36), np.int8), "policy": np.zeros((0, 37), np.float32),
+             "game": np.zeros(0, np.int64), "ply": np.zeros(0, np.int64)}
+    out = {k: np.concatenate(v) if v else empty[k] for k, v in rec.items()}
+    order = np.argsort(out["game"], kind="stable")  # recorded in time order: stable keeps plies in order
+    out = {k: v[order] for k, v in out.items()}
+    out["z"] = np.where(out["ply"] % 2 == 0, results[out["game"]], -results[out["game"]]).astype(np.int8)
+    return {**out, "first_player_results": results, "lengths": lengths, "final_discs": final_discs}

@@ -1,35 +1,56 @@
 """Benchmark: lockstep SAE sweep vs a plain one-SAE-at-a-time loop, and each architecture's FVU-L0 frontier.
 
-    python -m bench.bench_sae [--acts runs/acts] [--record]
+    python -m bench.bench_sae [--real-store --collect.out runs/acts] [--site resid.2] [--record]
 
 Table 1: training samples/s per SAE (a sweep of --n-saes relu SAEs) at 1024 and
 4096 features, and achieved GFLOP/s (10 B d F matmul FLOPs per SAE step) as a
 fraction of this machine's fp32 matmul peak, measured in the same run (2048^3
 matmul). Rows: the reference loop (the prior project's recipe: each SAE loads and
 converts its own copy of the data, samples random rows every step, fp32 autograd,
-trained one after another), our lockstep trainer in fp32, and in bf16 (the default where the hardware has native bf16: `--precision auto`).
+trained one after another), our lockstep trainer in fp32, and in bf16 (the default where the hardware has native bf16: `--sae.precision auto`).
 Table 2: FVU and L0 on held-out games for every architecture at three sparsities
-(a short `archs` sweep). Without --acts a random-network store is generated (the
-table says so). `--record` appends the tables to bench/RESULTS.md.
+(a short `archs` sweep). Without --real-store a random-network store is generated (the
+table says so). Batch size of table 1: --sae.batch-size. `--record` appends the tables to
+bench/RESULTS.md.
 """
-import argparse
+import dataclasses
 import datetime
 import os
+import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import torch
+import tyro
 
+import config
+from alphazero.network import AlphaZeroNet, parse_sites
 from bench.common import machine, record
 from sae.activations import ActivationStore
 from sae.archs import SAEConfig
+from sae.config import EVAL_SPLIT
 from sae.export import fold
 from sae.metrics import evaluate
 from sae.sweeps import sweep_configs
-from sae.synthetic import make_random_store
-from sae.train import Sweep, TrainConfig
+from sae.train import Sweep
+from tests.synthetic import make_random_store
+
+FRONTIER_BATCH, FRONTIER_DEAD_TOKENS, FRONTIER_EVAL_ROWS = 2048, 400_000, 20_000  # table 2's short-run protocol
+
+
+@dataclass(frozen=True)
+class BenchSAEArgs:
+    real_store: bool = False     # use the activation store at --collect.out (default: generate a random-network store)
+    n_saes: int = 4              # SAEs per sweep in table 1
+    steps: int = 20              # timed steps per SAE in table 1
+    frontier_features: int = 512  # dictionary size for table 2
+    frontier_steps: int = 400    # training steps for table 2
+    record: bool = False         # append the results to bench/RESULTS.md
+    cfg: Annotated[config.Config, tyro.conf.arg(name="")] = config.Config()
 
 
 def matmul_peak(dtype=torch.float32, n=2048, reps=5, trials=3):
@@ -45,7 +66,7 @@ def matmul_peak(dtype=torch.float32, n=2048, reps=5, trials=3):
     return best
 
 
-def reference_loop(store, site, cfgs, steps, batch_size, lr=1e-4):
+def reference_loop(store, site, cfgs, steps, batch_size, lr=1e-4):  # lr: the prior project's
     """The plain recipe: per SAE, its own float32 copy of the data, random rows each step, fp32 autograd."""
     for cfg in cfgs:
         x_all = torch.from_numpy(np.asarray(store.acts(site, "train"), dtype=np.float32))  # per-SAE load + convert
@@ -68,41 +89,38 @@ def reference_loop(store, site, cfgs, steps, batch_size, lr=1e-4):
             opt.step()
 
 
-def lockstep(store, site, cfgs, steps, batch_size, precision, out):
-    Sweep(store, cfgs, TrainConfig(site=site, steps=steps, batch_size=batch_size, precision=precision, ckpt_every=0,
-                                   stats_rows=20_000), out).run(progress=False)
+def lockstep(store, site, cfgs, steps, precision, out, section):
+    section = dataclasses.replace(section, out=str(out), steps=steps, precision=precision, ckpt_every=0, stats_rows=20_000)
+    Sweep(store, cfgs, section, site, 0, "cpu").run(progress=False)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--acts", default=None, help="activation store (default: generate a random-network store)")
-    ap.add_argument("--site", default="resid.2", help="activation site")
-    ap.add_argument("--n-saes", type=int, default=4, help="SAEs per sweep in table 1")
-    ap.add_argument("--steps", type=int, default=20, help="timed steps per SAE in table 1")
-    ap.add_argument("--batch-size", type=int, default=4096, help="batch size in table 1")
-    ap.add_argument("--frontier-features", type=int, default=512, help="dictionary size for table 2")
-    ap.add_argument("--frontier-steps", type=int, default=400, help="training steps for table 2")
-    ap.add_argument("--record", action="store_true", help="append the results to bench/RESULTS.md")
-    args = ap.parse_args()
-    torch.manual_seed(0)
+def main(argv=None):
+    args = config.parse(BenchSAEArgs, argv, __doc__)
+    cfg = args.cfg
+    torch.manual_seed(cfg.seed)
     tmp = Path(tempfile.mkdtemp(prefix="bench_sae_"))
-    if args.acts:
-        store, source = ActivationStore(args.acts), f"store {args.acts}"
+    if args.real_store:
+        store, source = ActivationStore(cfg.collect.out), f"store {cfg.collect.out}"
     else:
-        make_random_store(tmp / "acts", n_games=1500, seed=0, sites=[args.site])
+        make_random_store(tmp / "acts", n_games=1500, net_cfg=cfg.net, seed=cfg.seed,
+                          sites=parse_sites(cfg.site, AlphaZeroNet(cfg.net).sites))
         store, source = ActivationStore(tmp / "acts"), "random-init network on uniformly random games (synthetic)"
+    sites = parse_sites(cfg.site, store.sites)
+    if len(sites) != 1:
+        sys.exit(f"error: the benchmark trains on one site; --site '{cfg.site}' names {len(sites)}")
+    site = sites[0]
     peak32, peak16 = matmul_peak(), matmul_peak(torch.bfloat16)
     print(f"fp32 matmul peak {peak32:.0f} GFLOP/s, bf16 {peak16:.0f} GFLOP/s; data: {source}", flush=True)
 
     # --- table 1: throughput ---
-    rows1, B = [], args.batch_size
+    rows1, B = [], cfg.sae.batch_size
     for F in (1024, 4096):
         cfgs = [SAEConfig("relu", store.d_model, F, l1=1.0 + i, seed=i) for i in range(args.n_saes)]
         flops = 10 * B * store.d_model * F * args.steps * len(cfgs)
         times = {}
-        for name, fn in (("reference loop (fp32, per-SAE data)", lambda: reference_loop(store, args.site, cfgs, args.steps, B)),
-                         ("lockstep fp32", lambda: lockstep(store, args.site, cfgs, args.steps, B, "fp32", tmp / "l32")),
-                         ("lockstep bf16", lambda: lockstep(store, args.site, cfgs, args.steps, B, "bf16", tmp / "l16"))):
+        for name, fn in (("reference loop (fp32, per-SAE data)", lambda: reference_loop(store, site, cfgs, args.steps, B)),
+                         ("lockstep fp32", lambda: lockstep(store, site, cfgs, args.steps, "fp32", tmp / "l32", cfg.sae)),
+                         ("lockstep bf16", lambda: lockstep(store, site, cfgs, args.steps, "bf16", tmp / "l16", cfg.sae))):
             t = time.perf_counter()
             fn()
             times[name] = time.perf_counter() - t
@@ -114,9 +132,10 @@ def main():
     # --- table 2: FVU-L0 frontier of every architecture on the same activations ---
     rows2 = []
     cfgs = sweep_configs("archs", store.d_model, [args.frontier_features])
-    members = Sweep(store, cfgs, TrainConfig(site=args.site, steps=args.frontier_steps, batch_size=2048, ckpt_every=0,
-                                             dead_tokens=400_000), tmp / "frontier").run(progress=False)
-    held_out = store.acts(args.site, "val")[:20_000]
+    section = dataclasses.replace(cfg.sae, out=str(tmp / "frontier"), steps=args.frontier_steps, batch_size=FRONTIER_BATCH,
+                                  ckpt_every=0, dead_tokens=FRONTIER_DEAD_TOKENS)
+    members = Sweep(store, cfgs, section, site, cfg.seed, config.resolve_device(cfg.device)).run(progress=False)
+    held_out = store.acts(site, EVAL_SPLIT)[:FRONTIER_EVAL_ROWS]
     for m in members:
         m.sae.eval()
         r = evaluate(fold(m.sae), held_out)
@@ -124,7 +143,7 @@ def main():
         rows2.append(f"| {m.cfg.arch} | {knob} | {r['l0']:.1f} | {r['fvu']:.4f} | {r['dead_frac']:.1%} |")
         print(rows2[-1], flush=True)
 
-    cmd = "python -m bench.bench_sae" + (f" --acts {args.acts}" if args.acts else "") + (" --record" if args.record else "")
+    cmd = "python -m bench.bench_sae " + " ".join(argv if argv is not None else sys.argv[1:])
     text = "\n".join([
         f"### SAE training throughput and frontier ({datetime.date.today()})",
         f"Machine: {machine()}, {os.cpu_count()} cores. Command: `{cmd}`. Data: {source}, d_in {store.d_model}. "
@@ -134,8 +153,8 @@ def main():
         "GFLOP/s counts 10·B·d·F matmul FLOPs per SAE step (bf16 rows can exceed the fp32 peak).", "",
         "| features | trainer | samples/s per SAE | GFLOP/s | of fp32 peak | speed-up vs reference |",
         "|---|---|---|---|---|---|", *rows1, "",
-        f"Frontier: `archs` grid at {args.frontier_features} features, {args.frontier_steps} steps x 2048, "
-        "FVU / L0 on held-out games (val split, up to 20k rows).", "",
+        f"Frontier: `archs` grid at {args.frontier_features} features, {args.frontier_steps} steps x {FRONTIER_BATCH}, "
+        f"FVU / L0 on held-out games ({EVAL_SPLIT} split, up to {FRONTIER_EVAL_ROWS:,} rows).", "",
         "| architecture | sparsity | L0 | FVU | dead |", "|---|---|---|---|---|", *rows2, ""])
     print(text)
     if args.record:

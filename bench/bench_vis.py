@@ -1,19 +1,19 @@
 """Benchmark: the feature viewer's data generation and first-feature time for a 4096-feature SAE.
 
-    python -m bench.bench_vis [--features 4096] [--games 400] [--runs 5] [--no-record]
+    python -m bench.bench_vis [--features 4096] [--games 400] [--runs 5] [--record]
 
-Builds stand-in inputs (vis/demo_data.py: a full-size random network, every position of
---games random games, a random --features SAE at resid.2), times
-`vis/generate_vis_data.py` on them, serves the result with `python -m http.server` and
+Builds stand-in inputs (tests/demo_data.py: a full-size random network, every position of
+--games random games, a random --features SAE at resid.2), times the viewer-data stage
+(`vis.generate_vis_data.build_viewer_data`, with the --vis.* settings) on them, serves the result with `python -m http.server` and
 opens `index.html#sae=...&f=...` in headless Debian chromium --runs times, each in a
 fresh browser context (cold cache). "Wall" is measured by the driver from the start of
 the navigation to the feature's detail being in the page; "page" is the page's own
 performance.now() at that moment (from navigation start). Then it times stepping to the
 next feature with the arrow key (same shard, warm) and to a feature in another shard.
-Prints a table, saves a screenshot to bench/vis_feature.png, and appends the table to
-bench/RESULTS.md with machine, date and command (unless --no-record).
+Prints a table, saves a screenshot to bench/vis_feature.png, and with --record appends the
+table to bench/RESULTS.md with machine, date and command.
 """
-import argparse
+import dataclasses
 import datetime
 import json
 import statistics
@@ -21,11 +21,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
+import tyro
 
+import config
 from bench import common
-from vis import demo_data, generate_vis_data, site
+from tests import demo_data
+from vis import site
+from vis.generate_vis_data import build_viewer_data
 
 BENCH = Path(__file__).resolve().parent
 
@@ -46,13 +52,18 @@ def step_ms(page, key_or_hash, expect):
     return (time.perf_counter() - t0) * 1000
 
 
+@dataclass(frozen=True)
+class BenchVisArgs:
+    features: int = 4096         # SAE size
+    games: int = 400             # random games in the stand-in store
+    runs: int = 5                # cold page loads to time
+    record: bool = False         # append the table to bench/RESULTS.md
+    cfg: Annotated[config.Config, tyro.conf.arg(name="")] = config.Config()
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--features", type=int, default=4096, help="SAE size (default: %(default)s)")
-    ap.add_argument("--games", type=int, default=400, help="random games in the stand-in store (default: %(default)s)")
-    ap.add_argument("--runs", type=int, default=5, help="cold page loads to time (default: %(default)s)")
-    ap.add_argument("--no-record", action="store_true", help="do not append to bench/RESULTS.md")
-    args = ap.parse_args(argv)
+    args = config.parse(BenchVisArgs, argv, __doc__)
+    cfg = args.cfg
     problem = site.browser_problem()
     if problem:
         sys.exit(f"cannot run the browser benchmark: {problem}")
@@ -60,10 +71,11 @@ def main(argv=None):
     from playwright.sync_api import sync_playwright
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        paths = demo_data.make_demo(tmp / "in", n_games=args.games, saes=(("standard", args.features),))
+        paths = demo_data.make_demo(tmp / "in", n_games=args.games, saes=(("relu", args.features),), seed=cfg.seed)
         www = site.stage(tmp / "www")
         t0 = time.perf_counter()
-        generate_vis_data.main(["--acts", str(paths["acts"]), "--sae-dir", str(paths["sae_dir"]), "--out", str(www / "data")])
+        build_viewer_data(paths["sae_dir"], paths["acts"], dataclasses.replace(cfg.vis, out=str(www / "data")), cfg.seed,
+                          config.resolve_device(cfg.device), config.to_dict(cfg), paths["checkpoint"])
         gen_s = time.perf_counter() - t0
         index = json.loads((www / "data" / "index.json").read_text())
         sae = index["saes"][0]
@@ -102,7 +114,7 @@ def main(argv=None):
             f"{first_kb:.0f} KiB fetched for the first feature (index, features.json, one shard, one board chunk).")
     print(head)
     print("\n".join(lines))
-    if not args.no_record:
+    if args.record:
         cmd = "python -m bench.bench_vis " + " ".join(argv if argv is not None else sys.argv[1:])
         common.record(f"## Feature viewer: first feature of a {args.features}-feature SAE\n\n"
                     f"{datetime.date.today().isoformat()}. Machine: {machine()}. Command: `{cmd.strip()}`.\n"

@@ -2,22 +2,28 @@
 
 One network call per leaf at batch size 1, a tree kept in dicts keyed by the
 position, recursion for selection. Used only by the benchmarks, as the baseline
-our batched search is compared against on the same network and rules.
+our batched search is compared against on the same network and rules. It takes the
+same SearchConfig (sims, c_puct; no first-play urgency or root noise, as in its original).
 """
 import math
 
 import numpy as np
 
+from alphazero.selfplay import sample_actions
 from othello import game
 
 
 class ClassicMCTS:
-    def __init__(self, evaluate, sims, c_puct=1.5):
-        self.evaluate, self.sims, self.c_puct = evaluate, sims, c_puct
+    def __init__(self, evaluate, cfg):
+        self.evaluate, self.sims, self.c_puct = evaluate, cfg.sims, cfg.c_puct
         self.Qsa, self.Nsa, self.Ns, self.Ps, self.Vs, self.Es = {}, {}, {}, {}, {}, {}
 
     def visits(self, me, opp):
-        """Run `sims` simulations from one position; return visit counts `[37]`."""
+        """Run `sims` simulations from one position (its tree is kept between calls); return
+        visit counts `[37]`. An unexpanded root is expanded first, like the batched search's
+        root call, so a fresh tree's counts sum to `sims`."""
+        if (me, opp) not in self.Ps:
+            self._search(me, opp)
         for _ in range(self.sims):
             self._search(me, opp)
         s = (me, opp)
@@ -57,18 +63,21 @@ class ClassicMCTS:
         return -v
 
 
-def classic_self_play_game(evaluate, sims, rng, temperature_plies=8):
-    """One self-play game with a fresh classic tree per game; returns the number of plies."""
+def classic_self_play_game(evaluate, search_cfg, selfplay_cfg, rng):
+    """One self-play game with a fresh classic tree per game, moves chosen as in the batched
+    self-play (sampled at `selfplay_cfg.temperature` for the first `temperature_plies` plies,
+    then the most visited); returns the number of plies."""
     me, opp = game.initial(1)
-    mcts = ClassicMCTS(evaluate, sims)
+    mcts = ClassicMCTS(evaluate, search_cfg)
     ply = 0
     while not game.terminal(me, opp)[0]:
         legal = game.legal_mask(me, opp)[0]
         if legal.sum() == 1:
             a = int(legal.argmax())
         else:
-            n = mcts.visits(me[0], opp[0])
-            a = int(rng.choice(game.ACTIONS, p=n / n.sum())) if ply < temperature_plies else int(n.argmax())
+            n = mcts.visits(me[0], opp[0])[None]
+            early = ply < selfplay_cfg.temperature_plies
+            a = int(sample_actions(n, selfplay_cfg.temperature if early else 0.0, rng)[0])
         me, opp = game.step(me, opp, [a])
         ply += 1
     return ply

@@ -1,27 +1,50 @@
 """Play 6x6 Othello in the terminal against the model, or pit two players against each other.
 
     python othello/play.py --human                               # you (X, Black) vs the shipped model
+    python othello/play.py --human --checkpoint runs/alphazero/latest.pt   # vs a model you trained
     python othello/play.py --human --color white --opponent alphabeta:4
     python othello/play.py --games 100 --opponent greedy         # shipped model (MCTS) vs greedy
-    python othello/play.py --games 40 --player alphabeta --depth 4 --opponent random --json
+    python othello/play.py --games 40 --player alphabeta:4 --opponent random --json
+    python othello/play.py --games 100 --opponent greedy --search.sims 200 --rules.opening-plies 6
 
-Player specs: random, greedy, alphabeta, alphabeta:DEPTH, policy:PATH (raw network),
-mcts:PATH or a bare checkpoint PATH (MCTS with --sims), shipped (MCTS on models/othello6x6.pt).
+Player specs: random, greedy, alphabeta (its default depth), alphabeta:DEPTH, policy:PATH (raw
+network), mcts:PATH or a bare checkpoint PATH (MCTS with --search.sims), shipped (MCTS on
+models/othello6x6.pt).
 
 In a human game type a move like c4, `pass` (only when you have no legal square),
 `undo` (take back your last move and the reply), `hint` (the AI's move for you) or `quit`.
 X is Black (moves first), O is White, '.' marks your legal moves.
 """
-import argparse
+import dataclasses
 import json
 import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
 
-import torch
+if __name__ == "__main__" and not __package__:
+    # run as `python othello/play.py`: Python put othello/ first on sys.path, where othello/config.py
+    # would shadow the toolkit's root `config` module; the repo root goes there instead
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from alphazero.agents import SPEC_HELP, make_player
-from alphazero.arena import play_match
+import tyro  # noqa: E402  (after the path fix above)
+
+import config  # noqa: E402
+from alphazero.agents import make_player
 from alphazero.checkpoint import SHIPPED, CheckpointError
 from othello import game
+from othello.arena import play_match
+
+
+@dataclass(frozen=True)
+class PlayArgs:
+    human: bool = False          # play an interactive game against --opponent
+    games: int = 0               # play this many games of --player against --opponent (instead of --human)
+    player: str = ""             # the player whose score is reported with --games (a player spec; empty: MCTS on --checkpoint)
+    opponent: str = ""           # the opponent (a player spec; empty: MCTS on --checkpoint)
+    color: Literal["black", "white"] = "black"  # your colour with --human (Black moves first)
+    json: bool = False           # print one JSON object with the result (--games)
+    cfg: Annotated[config.Config, tyro.conf.arg(name="")] = config.Config()
 
 
 def _counts(me, opp, black_to_move):
@@ -101,10 +124,11 @@ def human_game(opponent, human_black=True):
     return 1.0 if mine > theirs else 0.5 if mine == theirs else 0.0
 
 
-def build_player(spec, args, seed):
-    """make_player with the CLI's settings; exit with a one-line error on a bad spec or checkpoint."""
+def build_player(spec, cfg, seed):
+    """make_player with the run's settings (Config; an empty spec is MCTS on cfg.checkpoint);
+    exit with a one-line error on a bad spec or checkpoint."""
     try:
-        return make_player(spec, device=args.device, sims=args.sims, seed=seed, depth=args.depth)
+        return make_player(spec or cfg.checkpoint, device=cfg.device, seed=seed, search=cfg.search)
     except CheckpointError as e:
         if str(SHIPPED) in str(e) and not SHIPPED.is_file():
             sys.exit(f"error: the shipped model {SHIPPED} does not exist yet (train it with train_alphazero.py, "
@@ -114,36 +138,19 @@ def build_player(spec, args, seed):
         sys.exit(f"error: {e}")
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults shown in --help, and the module docstring kept as written."""
-
-
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=_Formatter)
-    mode = ap.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--human", action="store_true", help="play an interactive game against --opponent")
-    mode.add_argument("--games", type=int, metavar="N", help="play N games of --player against --opponent")
-    ap.add_argument("--opponent", default="shipped", help=f"the opponent: {SPEC_HELP}")
-    ap.add_argument("--player", default="shipped", help="the player whose score is reported (with --games)")
-    ap.add_argument("--color", choices=["black", "white"], default="black", help="your colour with --human (Black moves first)")
-    ap.add_argument("--sims", type=int, default=64, help="MCTS simulations per move of checkpoint players")
-    ap.add_argument("--depth", type=int, default=4, help="search depth of a bare 'alphabeta' player")
-    ap.add_argument("--opening-plies", type=int, default=4, help="random plies that open each pair of games (--games)")
-    ap.add_argument("--seed", type=int, default=0, help="random seed (openings and tie-breaks)")
-    ap.add_argument("--json", action="store_true", help="print one JSON object with the result (--games)")
-    ap.add_argument("--device", default="cpu", help="torch device for network players: cpu, or cuda if present")
-    args = ap.parse_args(argv)
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        sys.exit(f"error: --device {args.device} requested but CUDA is not available")
-    if args.games is not None and args.games < 1:
+    args = config.parse(PlayArgs, argv, __doc__)
+    cfg = dataclasses.replace(args.cfg, device=config.resolve_device(args.cfg.device))
+    if args.games < 0:
         sys.exit(f"error: --games must be >= 1, got {args.games}")
-
+    if args.human == (args.games > 0):
+        sys.exit("error: choose one of --human (play the model yourself) or --games N (N AI games)")
     if args.human:
-        human_game(build_player(args.opponent, args, args.seed), human_black=args.color == "black")
+        human_game(build_player(args.opponent, cfg, cfg.seed), human_black=args.color == "black")
         return
-    player = build_player(args.player, args, args.seed)
-    opponent = build_player(args.opponent, args, args.seed + 1)
-    r = play_match(player, opponent, args.games, opening_plies=args.opening_plies, seed=args.seed)
+    player = build_player(args.player, cfg, cfg.seed)
+    opponent = build_player(args.opponent, cfg, cfg.seed + 1)
+    r = play_match(player, opponent, args.games, opening_plies=cfg.rules.opening_plies, seed=cfg.seed)
     if args.json:
         print(json.dumps(r.to_dict()))
     else:

@@ -174,3 +174,30 @@ class AlphaBetaPlayer:
                     if alpha >= beta:
                         break
         return best
+
+
+class ExactEndgamePlayer(AlphaBetaPlayer):
+    """Alpha-beta to `depth` plies on the positional + mobility evaluation, and from
+    `exact_empties` empty squares on, a perfect endgame: the exact solver of othello/solver.py
+    (numba) values every legal move and the player picks one of the best at random (its rng).
+    Spec `alphabeta:DEPTH+exactE` in alphazero.agents.make_player, e.g. alphabeta:6+exact10.
+    """
+
+    def __init__(self, depth=6, exact_empties=10, seed=None, mobility_weight=3):
+        if not 0 <= exact_empties <= game.SQUARES:
+            raise ValueError(f"exact_empties must be 0..{game.SQUARES}, got {exact_empties}")
+        # the parent's pure-Python endgame search never runs: from exact_empties on, the solver plays
+        super().__init__(depth=depth, endgame_empties=exact_empties, seed=seed, mobility_weight=mobility_weight)
+        self.exact_empties = exact_empties
+        self.name = f"alphabeta:{depth}+exact{exact_empties}"
+
+    def best_move(self, me, opp):
+        """One position as Python ints -> action (36 = pass)."""
+        if not game.legal_int(me, opp):
+            return game.PASS
+        if game.SQUARES - (me | opp).bit_count() > self.exact_empties:
+            return super().best_move(me, opp)
+        from othello import solver  # numba: imported only by players that use it
+        _, best = solver.best_moves(me, opp)
+        return int(best[self.rng.integers(len(best))])
+

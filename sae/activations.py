@@ -1,29 +1,32 @@
-"""Activation store: memory-mapped .npy arrays plus a manifest, split by game.
+"""Activation store: memory-mapped .npy arrays plus a manifest, split by game. This module owns the format.
 
 A store is a directory:
 
-    manifest.json        {"format": "othello-activations/1", "checkpoint", "checkpoint_sha256",
-                          "net_config", "sites", "count", "act_dtype", "d_model",
-                          "splits": {"train": [0, n1], "val": [n1, n2], "test": [n2, N]},
-                          "n_games", "seed", "created", ... free-form "sources"}
+    manifest.json        {"format": "othello-activations/2", "config" (the run's config tree, verbatim),
+                          "checkpoint", "checkpoint_sha256", "net_config", "sites", "count", "act_dtype",
+                          "d_model", "splits": {"train": [0, n1], "val": [n1, n2], "test": [n2, N]},
+                          "sources" (names indexed by source.npy), "n_games", "seed", "arrays", "created", ...}
     acts_<site>.npy      [N, d_model] float16 | float32   (e.g. acts_resid.2.npy)
     boards.npy int8 [N, 36]   mover.npy int8 [N]   ply.npy int16 [N]   legal.npy bool [N, 37]
-    game_id.npy int32 [N]     policy.npy float16 [N, 37]   value.npy float32 [N]
+    game_id.npy int32 [N]     source.npy int8 [N]   policy.npy float16 [N, 37]   value.npy float32 [N]
 
 Rows are ordered train | val | test and every game lies in one split, so held-out
-metrics never see a position of a training game. Writers fill a temp directory
-and rename it into place, so a crash never leaves a half-written store behind.
+metrics never see a position of a training game. Writers fill a temp directory and
+swap it into place (othello.atomic.atomic_replace_dir), so a crash never leaves a
+half-written store behind. `ActivationStore` is the one reader: it validates the
+manifest, every array's shape and dtype, and refuses a store of another format version.
 """
 import datetime
 import json
-import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 import torch
 
-FORMAT = "othello-activations/1"
+from othello.atomic import atomic_replace_dir, atomic_write_json
+
+FORMAT = "othello-activations/2"
 SPLITS = ("train", "val", "test")
 # name -> (dtype, shape after the row axis); activations are checked separately (width = d_model)
 ARRAYS = {
@@ -32,11 +35,14 @@ ARRAYS = {
     "ply": (np.int16, ()),
     "legal": (np.bool_, (37,)),
     "game_id": (np.int32, ()),
+    "source": (np.int8, ()),
     "policy": (np.float16, (37,)),
     "value": (np.float32, ()),
 }
 ACT_DTYPES = ("float16", "float32")
-REQUIRED_FIELDS = ("checkpoint", "checkpoint_sha256", "net_config", "splits", "n_games", "seed")
+# manifest fields a writer must supply, with their JSON types (the writer adds format, sites, count, ...)
+REQUIRED_FIELDS = {"config": dict, "checkpoint": str, "checkpoint_sha256": str, "net_config": dict, "splits": dict,
+                   "sources": list, "n_games": int, "seed": int}
 
 
 class ActivationStoreError(ValueError):
@@ -73,13 +79,12 @@ def check_games_split(game_id, splits):
 class StoreWriter:
     """Write a store incrementally (N known up front): `write(row, arrays)` any number of times, then `close(fields)`.
 
-    Arrays are memory-mapped .npy files in `<out>.tmp`; `close` validates that every
-    row was written, that splits are by game, writes the manifest, and renames the
-    directory into place (replacing an older store at `out`). Arrays other than the
-    standard ones (e.g. "source") are kept too, with the dtype of their first write.
+    Arrays are memory-mapped .npy files in `<out>.tmp`; `close` validates that every array
+    of the format was fully written, that splits are by game, writes the manifest, and swaps
+    the directory into place (replacing an older store at `out`).
     """
 
-    def __init__(self, out_dir, count, sites, d_model, act_dtype="float16"):
+    def __init__(self, out_dir, count, sites, d_model, act_dtype):
         if act_dtype not in ACT_DTYPES:
             raise ActivationStoreError(f"act_dtype must be one of {ACT_DTYPES}, got '{act_dtype}'")
         self.out = Path(out_dir)
@@ -93,22 +98,18 @@ class StoreWriter:
             self.specs[f"acts_{s}"] = (np.dtype(act_dtype), (self.d_model,))
         self.maps, self.rows_written = {}, {}
 
-    def _open(self, name, value):
-        dtype, tail = self.specs.get(name, (value.dtype, value.shape[1:]))
-        self.specs[name] = (dtype, tail)
-        fname = act_file(name[5:]) if name.startswith("acts_") else f"{name}.npy"
-        self.maps[name] = np.lib.format.open_memmap(self.tmp / fname, mode="w+", dtype=dtype, shape=(self.count, *tail))
-        self.rows_written[name] = 0
-
     def write(self, row, arrays):
         """Write `arrays` {name: [n, ...]} at rows row..row+n (activations are named 'acts_<site>')."""
         for name, value in arrays.items():
             value = np.asarray(value)
-            if name.startswith("acts_") and name not in self.specs:
-                raise ActivationStoreError(f"'{name}' is not one of this store's sites {self.sites}")
-            if name not in self.maps:
-                self._open(name, value)
+            if name not in self.specs:
+                raise ActivationStoreError(f"'{name}' is not an array of the store format (arrays: {sorted(self.specs)})")
             dtype, tail = self.specs[name]
+            if name not in self.maps:
+                fname = act_file(name[5:]) if name.startswith("acts_") else f"{name}.npy"
+                self.maps[name] = np.lib.format.open_memmap(self.tmp / fname, mode="w+", dtype=dtype,
+                                                            shape=(self.count, *tail))
+                self.rows_written[name] = 0
             if value.shape[1:] != tuple(tail) or row + len(value) > self.count:
                 raise ActivationStoreError(f"'{name}' rows {row}..{row + len(value)} of shape {value.shape} do not fit "
                                            f"[{self.count}, {', '.join(map(str, tail))}]")
@@ -123,44 +124,49 @@ class StoreWriter:
         short = {k: n for k, n in self.rows_written.items() if n != self.count}
         if short:
             raise ActivationStoreError(f"store arrays not fully written (rows written vs {self.count}): {short}")
-        absent = [k for k in REQUIRED_FIELDS if k not in manifest_fields]
-        if absent:
-            raise ActivationStoreError(f"manifest fields missing: {absent}")
+        check_fields(manifest_fields, f"manifest of {self.out}")
         splits = check_splits(manifest_fields["splits"], self.count)
         for m in self.maps.values():
             m.flush()
         check_games_split(self.maps["game_id"], splits)
+        n_sources = len(manifest_fields["sources"])
+        if n_sources and int(self.maps["source"].max()) >= n_sources:
+            raise ActivationStoreError(f"source index {int(self.maps['source'].max())} has no name in sources {manifest_fields['sources']}")
         manifest = {"format": FORMAT, **manifest_fields, "sites": self.sites, "count": self.count,
                     "act_dtype": self.act_dtype, "d_model": self.d_model, "splits": splits,
                     "arrays": sorted(self.maps)}
         manifest.setdefault("created", datetime.datetime.now().isoformat(timespec="seconds"))
         self.maps.clear()  # drop the memmaps before renaming (needed on some filesystems)
-        (self.tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
-        old = self.out.with_name(self.out.name + ".old")
-        if self.out.exists():
-            os.replace(self.out, old)
-        os.replace(self.tmp, self.out)
-        if old.exists():
-            shutil.rmtree(old)
+        atomic_write_json(self.tmp / "manifest.json", manifest)
+        atomic_replace_dir(self.tmp, self.out)
         return manifest
 
 
-def write_store(out_dir, manifest_fields, arrays):
-    """Write a whole store at once. `arrays`: {"acts_<site>": [N, d], "boards": ..., ...} (see module doc)."""
+def check_fields(fields, where):
+    """The writer-supplied manifest fields must all be present with their JSON types."""
+    for key, tp in REQUIRED_FIELDS.items():
+        if key not in fields:
+            raise ActivationStoreError(f"{where} lacks the field '{key}'")
+        if not isinstance(fields[key], tp) or isinstance(fields[key], bool):
+            raise ActivationStoreError(f"{where}: field '{key}' must be a JSON {tp.__name__}, got {fields[key]!r:.60}")
+
+
+def write_store(out_dir, manifest_fields, arrays, act_dtype=None):
+    """Write a whole store at once. `arrays`: {"acts_<site>": [N, d], "boards": ..., ...} (see module doc);
+    activations are stored as `act_dtype` (default: their own dtype if float16/float32, else float32)."""
     acts = {k: np.asarray(v) for k, v in arrays.items() if k.startswith("acts_")}
     if not acts:
         raise ActivationStoreError("write_store needs at least one 'acts_<site>' array")
     first = next(iter(acts.values()))
     if first.ndim != 2:
         raise ActivationStoreError(f"activations must be [N, d_model], got shape {first.shape}")
-    dtype = manifest_fields.get("act_dtype", str(first.dtype) if str(first.dtype) in ACT_DTYPES else "float32")
+    dtype = act_dtype or (str(first.dtype) if str(first.dtype) in ACT_DTYPES else "float32")
     writer = StoreWriter(out_dir, len(first), [k[5:] for k in acts], first.shape[1], dtype)
     for name, value in arrays.items():
         if len(value) != len(first):
             raise ActivationStoreError(f"'{name}' has {len(value)} rows, the activations have {len(first)}")
     writer.write(0, arrays)
-    fields = {k: v for k, v in manifest_fields.items() if k not in ("format", "sites", "count", "act_dtype", "d_model")}
-    return writer.close(fields)
+    return writer.close(manifest_fields)
 
 
 def _open_npy(f):
@@ -172,13 +178,13 @@ def _open_npy(f):
 
 
 class ActivationStore:
-    """Read a store: every array memory-mapped (`mmap_mode='r'`), manifest and shapes validated on open."""
+    """Read a store: every array memory-mapped (`mmap_mode='r'`), manifest, shapes and dtypes validated on open."""
 
     def __init__(self, path):
         self.path = Path(path)
         if not self.path.is_dir():
             raise ActivationStoreError(f"no activation store at {self.path} (directory missing); "
-                                       f"collect one with: python othello/collect_activations.py --out {self.path}")
+                                       f"collect one with: python -m sae.collect --collect.out {self.path}")
         mfile = self.path / "manifest.json"
         if not mfile.is_file():
             raise ActivationStoreError(f"{mfile} is missing: {self.path} is not an activation store (or its writer did not finish)")
@@ -188,15 +194,19 @@ class ActivationStore:
             raise ActivationStoreError(f"{mfile} is not valid JSON ({e})") from None
         if not isinstance(m, dict) or m.get("format") != FORMAT:
             got = m.get("format") if isinstance(m, dict) else type(m).__name__
-            raise ActivationStoreError(f"{mfile} has format {got!r}, expected '{FORMAT}'")
-        for key in ("sites", "count", "d_model", "splits"):
-            if key not in m:
-                raise ActivationStoreError(f"{mfile} lacks the field '{key}'")
+            raise ActivationStoreError(f"{self.path}: activation store format {got!r} is not '{FORMAT}' (written by "
+                                       f"another version; collect it again with python -m sae.collect)")
+        check_fields(m, str(mfile))
+        for key, tp in (("sites", list), ("count", int), ("d_model", int), ("act_dtype", str)):
+            if not isinstance(m.get(key), tp) or isinstance(m.get(key), bool):
+                raise ActivationStoreError(f"{mfile}: field '{key}' is missing or not a JSON {tp.__name__}")
+        if m["act_dtype"] not in ACT_DTYPES or not m["sites"]:
+            raise ActivationStoreError(f"{mfile}: act_dtype {m['act_dtype']!r} / sites {m['sites']} are not valid")
         self.manifest = m
-        self.count, self.d_model, self.sites = int(m["count"]), int(m["d_model"]), list(m["sites"])
+        self.count, self.d_model, self.sites = m["count"], m["d_model"], list(m["sites"])
         self.splits = check_splits(m["splits"], self.count)
         self.arrays = {name: self._load(f"{name}.npy", dtype, (self.count, *tail)) for name, (dtype, tail) in ARRAYS.items()}
-        self._acts = {s: self._load(act_file(s), None, (self.count, self.d_model)) for s in self.sites}
+        self._acts = {s: self._load(act_file(s), m["act_dtype"], (self.count, self.d_model)) for s in self.sites}
 
     def _load(self, fname, dtype, shape):
         f = self.path / fname
@@ -205,8 +215,8 @@ class ActivationStore:
         arr = _open_npy(f)
         if arr.shape != shape:
             raise ActivationStoreError(f"{f} has shape {arr.shape}, the manifest implies {shape}")
-        if dtype is None and arr.dtype.name not in ACT_DTYPES or dtype is not None and arr.dtype != np.dtype(dtype):
-            raise ActivationStoreError(f"{f} has dtype {arr.dtype}, expected {dtype.__name__ if dtype else ' or '.join(ACT_DTYPES)}")
+        if arr.dtype != np.dtype(dtype):
+            raise ActivationStoreError(f"{f} has dtype {arr.dtype}, expected {np.dtype(dtype).name}")
         return arr
 
     def check(self, site, d_in=None):
@@ -229,15 +239,9 @@ class ActivationStore:
         return self._acts[site][a:b]
 
     def array(self, name, split=None):
-        """A per-position array (boards, mover, ply, legal, game_id, policy, value, or an extra one) of a split."""
+        """A per-position array (boards, mover, ply, legal, game_id, source, policy, value) of a split."""
         if name not in self.arrays:
-            f = self.path / f"{name}.npy"
-            if not f.is_file():
-                raise ActivationStoreError(f"array '{name}' is not in the store {self.path}")
-            arr = _open_npy(f)
-            if arr.ndim == 0 or len(arr) != self.count:
-                raise ActivationStoreError(f"{f} has shape {arr.shape}, expected {self.count} rows")
-            self.arrays[name] = arr
+            raise ActivationStoreError(f"array '{name}' is not part of the store format (arrays: {sorted(self.arrays)})")
         a, b = self.split_rows(split) if split else (0, self.count)
         return self.arrays[name][a:b]
 
@@ -273,5 +277,5 @@ class ActivationStore:
             pos += block
 
     def info(self):
-        return {"path": str(self.path), "checkpoint_sha256": self.manifest.get("checkpoint_sha256"),
-                "count": self.count, "d_model": self.d_model, "splits": self.splits}
+        """What a sweep report records about its store: {path, checkpoint_sha256, sites}."""
+        return {"path": str(self.path), "checkpoint_sha256": self.manifest["checkpoint_sha256"], "sites": list(self.sites)}

@@ -47,7 +47,7 @@ def _f1_tables(C, P):
     return tp, C.sum(0)[:, None], P.sum(0)[None, :]
 
 
-def evaluate_concepts(sae, store, site, eval_split="val", train_rows=20_000, eval_rows=10_000, device="cpu"):
+def evaluate_concepts(sae, store, site, eval_split, train_rows=20_000, eval_rows=10_000, device="cpu"):
     """Coverage and board-reconstruction scores of `sae` (raw-activation SAE) on the store's boards."""
     a, b = store.split_rows("train")
     tr = np.sort(np.random.default_rng(0).choice(b - a, size=min(train_rows, b - a), replace=False))

@@ -28,7 +28,7 @@ class SAETrainConfig:
     out: str = "runs/sae"        # sweep folder: one SAELens folder per SAE, sweep.json, plots
     sweep: str = ""              # named grid (prior, topk, archs, small) instead of one SAE; '' = one SAE
     arch: str = "relu"           # architecture of a single SAE: relu, topk, batchtopk, jumprelu, gated
-    features: tuple[int, ...] = ()  # dictionary size(s); () = 2048 for one SAE, the grid's sizes for a sweep
+    features: tuple[int, ...] = ()  # dictionary size(s); () = one SAE of sae.sweeps.SINGLE_FEATURES, or the grid's sizes
     l1: float = 0.0              # sparsity coefficient (L1; L0 for jumprelu); 0 = the architecture's default
     k: int = 32                  # active features per input (topk, batchtopk)
     steps: int = 3000            # optimizer steps, the same batches for every SAE of the sweep

@@ -15,7 +15,11 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from alphazero.agents import PolicyPlayer
 from alphazero.network import value_from_logits
+from othello.arena import play_match
+
+MATCH_TEMPERATURE = 0.5  # policy temperature of both sides in the spliced-vs-clean match (argmax would replay one game)
 
 
 class SplicedNet(nn.Module):
@@ -74,23 +78,19 @@ def splice_metrics(net, sae, site, boards, legal, mean_act, batch_size=4096, dev
     return out
 
 
-def match_vs_clean(net, sae, site, n_games=100, temperature=0.5, device="cpu", seed=0):
-    """Score of the spliced network against the clean one (draw = half a point), or {"skipped": reason}."""
-    try:
-        from alphazero.agents import PolicyPlayer
-        from alphazero.arena import play_match
-    except ImportError as e:
-        return {"skipped": f"match not played: {e}"}
+def match_vs_clean(net, sae, site, n_games, device, seed):
+    """Score of the spliced network against the clean one (draw = half a point), both sampling their
+    raw policy at MATCH_TEMPERATURE, colours alternated, openings as othello.arena.play_match's default."""
     spliced = SplicedNet(net, sae, site).to(device).eval()
-    a = PolicyPlayer(spliced, device=device, temperature=temperature, seed=seed)
-    b = PolicyPlayer(net, device=device, temperature=temperature, seed=seed + 1)
-    r = play_match(a, b, n_games, opening_plies=4, seed=seed, progress=False)
+    a = PolicyPlayer(spliced, device=device, temperature=MATCH_TEMPERATURE, seed=seed)
+    b = PolicyPlayer(net, device=device, temperature=MATCH_TEMPERATURE, seed=seed + 1)
+    r = play_match(a, b, n_games, seed=seed, progress=False)
     return {"games": n_games, "wins": int(r.wins), "draws": int(r.draws), "losses": int(r.losses),
             "score": float(r.score), "score_ci95": [float(r.score_low), float(r.score_high)],
-            "temperature": temperature}
+            "temperature": MATCH_TEMPERATURE}
 
 
-def evaluate_downstream(net, sae, store, site, split="val", max_rows=20_000, match_games=0, device="cpu", seed=0):
+def evaluate_downstream(net, sae, store, site, split, max_rows, match_games, device, seed):
     """Splice metrics on up to `max_rows` rows of a held-out split (plus a match if `match_games`)."""
     a, b = store.split_rows(split)
     rows = slice(0, min(max_rows, b - a))

@@ -10,7 +10,7 @@ Everything is accumulated over the WHOLE evaluation set (never one batch):
     density_hist  counts of log10(firing frequency) in half-decade bins (dead features excluded)
     norm_ratio  mean ||x_hat|| / ||x||;  shrinkage  E||x_hat||^2 / E[x . x_hat]
     (and *_centered: the same about b_dec, the part the features must explain; < 1 = shrinkage)
-`sae` is any module with encode/decode on RAW activations (export.FoldedSAE).
+`sae` is any module with encode/decode on RAW activations (sae.export.fold / load_sae).
 """
 import numpy as np
 import torch

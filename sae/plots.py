@@ -1,12 +1,14 @@
 """Small self-contained SVG line plots (matplotlib is not a dependency).
 
 `line_plot(series, ...)` draws one polyline with markers per series on linear or
-log10 axes, with ticks, axis labels and a legend; `sweep_plots(runs, out_dir)`
-writes the sweep's standard figures next to scaling.json.
+log10 axes, with ticks, axis labels and a legend; `sweep_plots(report, out_dir)`
+draws the sweep's standard figures from the sweep report (sae/sweep_report.py) next to sweep.json.
 """
 import math
 from pathlib import Path
 from xml.sax.saxutils import escape
+
+from othello.atomic import atomic_write_text
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
 W, H, L, R, T, B = 640, 420, 70, 170, 40, 50  # canvas and margins (right margin holds the legend)
@@ -83,29 +85,32 @@ def _group(runs, key):
 
 
 def _knob(r):
-    return f"{r['arch']} k={r['k']}" if r["arch"] in ("topk", "batchtopk") else f"{r['arch']} λ={r['l1_coefficient']:g}"
+    return f"{r['arch']} k={r['k']}" if r["k"] is not None else f"{r['arch']} λ={r['l1']:g}"
 
 
-def sweep_plots(runs, out_dir):
-    """Write the sweep figures (SVG) into `out_dir`; returns the file names."""
+def sweep_plots(report, out_dir):
+    """Write the sweep figures (SVG) of a sweep report into `out_dir`; returns the file names."""
     out_dir = Path(out_dir)
+    runs = [{**r, **r["metrics"]} for r in report["runs"]]  # row fields + its metrics, flat
     by_knob = _group(runs, _knob)
     by_arch_size = _group(runs, lambda r: f"{r['arch']} F={r['d_sae']}")
 
     def vs_features(key):
         return [(lab, [r["d_sae"] for r in g], [r.get(key) for r in g]) for lab, g in by_knob]
 
+    def vs_l0(key):
+        return [(lab, [r["l0"] for r in g], [r[key] for r in g]) for lab, g in by_arch_size]
+
+    split = report["eval_split"]
     figs = {
-        "l0_vs_features.svg": line_plot(vs_features("l0"), "L0 vs features", "features", "L0 (held-out)", logx=True, logy=True),
+        "l0_vs_features.svg": line_plot(vs_features("l0"), "L0 vs features", "features", f"L0 ({split} split)",
+                                        logx=True, logy=True),
         "mse_vs_features.svg": line_plot(vs_features("mse"), "MSE vs features", "features", "MSE (raw units)", logx=True),
         "loss_vs_features.svg": line_plot(vs_features("train_loss"), "training loss vs features", "features",
                                           "loss (end of training)", logx=True),
-        "mse_vs_l0.svg": line_plot([(lab, [r["l0"] for r in g], [r["mse"] for r in g]) for lab, g in
-                                    by_arch_size],
-                                   "MSE vs L0", "L0", "MSE (raw units)", logx=True),
-        "fvu_vs_l0.svg": line_plot([(lab, [r["l0"] for r in g], [r["fvu"] for r in g]) for lab, g in by_arch_size],
-                                   "FVU vs L0 by architecture", "L0", "FVU", logx=True, logy=True),
+        "mse_vs_l0.svg": line_plot(vs_l0("mse"), "MSE vs L0", "L0", "MSE (raw units)", logx=True),
+        "fvu_vs_l0.svg": line_plot(vs_l0("fvu"), "FVU vs L0 by architecture", "L0", "FVU", logx=True, logy=True),
     }
     for name, svg in figs.items():
-        (out_dir / name).write_text(svg)
+        atomic_write_text(out_dir / name, svg)
     return sorted(figs)

@@ -4,11 +4,14 @@ A feature is dead when it has not fired for `window` steps. Resampling gives eac
 dead feature a new direction taken from an input the SAE reconstructs badly
 (inputs sampled with probability proportional to their squared loss):
 decoder row = v / ||v|| with v = x - b_dec (what the SAE must reconstruct),
-encoder column = that * 0.2 * mean encoder norm of the alive features, encoder
-bias 0, and the Adam moments of every row/column touched reset to zero, so stale
-momentum does not immediately push the new direction away.
+encoder column = that * RESAMPLE_ENC_FRAC (sae/archs.py) * mean encoder norm of the alive
+features, encoder bias 0 (a JumpReLU threshold back to its initial value), and the Adam
+moments of every row/column touched reset to zero, so stale momentum does not immediately
+push the new direction away.
 """
 import torch
+
+from sae.archs import JUMPRELU_THETA_INIT, RESAMPLE_ENC_FRAC
 
 
 class FiringTracker:
@@ -50,13 +53,13 @@ def resample_dead(sae, optimizer, dead_F, x_BD, loss_B, generator=None):
     alive = ~dead_F
     enc_norm = sae.W_enc.norm(dim=0)[alive].mean() if alive.any() else torch.tensor(1.0, device=x_BD.device)
     sae.W_dec.data[dead] = v_ND
-    sae.W_enc.data[:, dead] = (v_ND * 0.2 * enc_norm).t()
+    sae.W_enc.data[:, dead] = (v_ND * RESAMPLE_ENC_FRAC * enc_norm).t()
     for name, axis in sae.feature_axes.items():
         p = getattr(sae, name)
         if name not in ("W_enc", "W_dec"):
             p.data.index_fill_(axis, dead, 0.0)
         if name == "threshold":
-            p.data.index_fill_(axis, dead, sae.theta_init)
+            p.data.index_fill_(axis, dead, JUMPRELU_THETA_INIT)
         for moment in ("exp_avg", "exp_avg_sq"):
             state = optimizer.state.get(p, {})
             if moment in state:

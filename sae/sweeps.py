@@ -4,10 +4,15 @@
     topk    topk, k {4, 8, 16, 32, 64} x features {256..4096}                     (25 SAEs)
     archs   every architecture at three sparsities on 1024 and 2048 features      (30 SAEs)
     small   one SAE per architecture at 512 features, for the quick pipeline      (5 SAEs)
+
+`sae_configs(section, d_in, seed)` turns the `sae` config section into the SAEs to train:
+the named grid `section.sweep`, or one SAE per size in `section.features` (SINGLE_FEATURES
+when empty) of `section.arch` with `section.l1` / `section.k`.
 """
-from sae.archs import SAEConfig
+from sae.archs import DEFAULT_L1, SAEConfig
 
 FEATURES = [256, 512, 1024, 2048, 4096]
+SINGLE_FEATURES = 2048  # dictionary size of a single SAE when the section names no features
 # sparsity knob per architecture for the `archs` frontier (L1 / L0 coefficient, or k), sparse -> dense
 FRONTIER = {
     "relu": ("l1", [5.0, 3.0, 1.0]),
@@ -16,7 +21,7 @@ FRONTIER = {
     "topk": ("k", [8, 16, 32]),
     "batchtopk": ("k", [8, 16, 32]),
 }
-SMALL = {"relu": ("l1", 3.0), "gated": ("l1", 6.0), "jumprelu": ("l1", 0.4), "topk": ("k", 16), "batchtopk": ("k", 16)}
+SMALL = {**{a: ("l1", DEFAULT_L1[a]) for a in ("relu", "gated", "jumprelu")}, "topk": ("k", 16), "batchtopk": ("k", 16)}
 SWEEPS = ("prior", "topk", "archs", "small")
 
 
@@ -35,3 +40,12 @@ def sweep_configs(name, d_in, features=None, seed=0, lr=0.0):
     if name == "small":
         return [cfg(arch, f, knob, v) for f in features or [512] for arch, (knob, v) in SMALL.items()]
     raise ValueError(f"unknown sweep '{name}'; choose one of {', '.join(SWEEPS)}")
+
+
+def sae_configs(section, d_in, seed):
+    """The SAEConfigs the `sae` section (SAETrainConfig) asks for, on activations of width `d_in`."""
+    features = list(section.features) or None
+    if section.sweep:
+        return sweep_configs(section.sweep, d_in, features, seed, section.lr)
+    return [SAEConfig(arch=section.arch, d_in=d_in, d_sae=f, l1=section.l1, k=section.k, lr=section.lr, seed=seed)
+            for f in features or [SINGLE_FEATURES]]

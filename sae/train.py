@@ -1,54 +1,35 @@
-"""Lockstep sweep trainer: every SAE of a sweep trains on the SAME batches.
+"""Lockstep sweep trainer (every SAE of a sweep trains on the SAME batches) and the SAE stage, `train_saes`.
 
 Each batch is read from the activation store once, converted and scaled once, and
 fed to every SAE (each with its own Adam and learning-rate schedule). A sweep of
 25 SAEs therefore reads the data once instead of 25 times, and all SAEs see the
 same data order (differences between them come from their settings alone).
 
-Schedules (April-2024 recipe): sparsity coefficient warm-up over the first 5% of
-steps, learning rate linear decay to 0 over the last 20%, Adam (0.9, 0.999), grad
-norm clipped at 1. Dead features: resampled at `resample_at` fractions of training
-for relu / gated / jumprelu; AuxK (inside the SAE loss) for topk / batchtopk.
-State is checkpointed atomically every `ckpt_every` steps; `run(resume=True)`
-continues an interrupted sweep from its checkpoint with the same data stream.
+Schedules (April-2024 recipe, settings in sae.config.SAETrainConfig): sparsity coefficient
+warm-up over the first `l1_warmup_frac` of steps, learning rate linear decay to 0 over the
+last `lr_decay_frac`, Adam (sae.archs.ADAM_BETAS), grad norm clipped at `grad_clip`. Dead
+features: resampled at `resample_at` fractions of training for relu / gated / jumprelu;
+AuxK (inside the SAE loss) for topk / batchtopk. State is checkpointed atomically every
+`ckpt_every` steps; `run(resume=True)` continues an interrupted sweep (even after kill -9)
+from its checkpoint with the same data stream.
 """
 import contextlib
 import math
-import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from sae.archs import SAEConfig, default_lr, make_sae
+from othello.atomic import atomic_write
+from sae.archs import ADAM_BETAS, make_sae
+from sae.report import network_for_store, report_sweep
 from sae.resample import FiringTracker, resample_dead
 
 STATE_FORMAT = "othello-sae-sweep/1"
 RESAMPLING_ARCHS = ("relu", "gated", "jumprelu")
-
-
-@dataclass
-class TrainConfig:
-    site: str = "resid.2"            # activation site (store file acts_<site>.npy)
-    steps: int = 3000                # optimizer steps (12.3M activations): ~15 min for one 2048-feature SAE on 2 CPU cores
-    batch_size: int = 4096           # activations per step, shared by every SAE of the sweep
-    seed: int = 0                    # data-order seed (SAE init seeds live in SAEConfig)
-    device: str = "cpu"              # torch device: cpu, cuda, cuda:1, ...
-    precision: str = "auto"          # matmul precision under autocast: bf16, fp32, or auto (bf16 where the device has it)
-    l1_warmup_frac: float = 0.05     # sparsity coefficient ramps up linearly over this fraction of steps
-    lr_decay_frac: float = 0.2       # learning rate decays linearly to 0 over this final fraction of steps
-    grad_clip: float = 1.0           # max gradient norm per SAE
-    dead_tokens: int = 1_000_000     # a feature silent for this many activations counts as dead
-    resample_at: tuple = (0.2, 0.4, 0.6)  # training fractions where relu/gated/jumprelu resample dead features
-    stats_rows: int = 100_000        # training rows used to estimate the input scale and mean
-    ckpt_every: int = 500            # steps between resumable checkpoints (0: only at the end)
-    log_every: int = 50              # steps between history entries / progress updates
-    wandb: bool = False              # log to Weights & Biases (imported only when set)
-
-    def dead_window(self):
-        return max(1, self.dead_tokens // self.batch_size)
+RESUME_KEYS = ("steps", "batch_size", "stats_rows")  # settings a resumed sweep must share with its checkpoint
 
 
 class SAETrainingError(RuntimeError):
@@ -85,12 +66,14 @@ def resolve_precision(precision, device):
 class Member:
     """One SAE of the sweep with its optimizer, firing tracker and running logs."""
 
-    def __init__(self, cfg, tcfg, scale, mean):
+    def __init__(self, cfg, section, scale, mean, device):
         self.cfg, self.name = cfg, cfg.name
-        self.sae = make_sae(cfg, scale, mean).to(tcfg.device)
-        self.lr = cfg.lr or default_lr(cfg)
-        self.opt = torch.optim.Adam(self.sae.param_groups(self.lr), betas=(0.9, 0.999), fused=True)
-        self.tracker = FiringTracker(cfg.d_sae, tcfg.dead_window(), tcfg.device)
+        self.sae = make_sae(cfg, scale, mean).to(device)
+        self.sae.warmup_frac = section.l1_warmup_frac
+        self.lr = cfg.lr
+        self.opt = torch.optim.Adam(self.sae.param_groups(self.lr), betas=ADAM_BETAS, fused=True)
+        window = max(1, section.dead_tokens // section.batch_size)  # steps a dead feature stays silent
+        self.tracker = FiringTracker(cfg.d_sae, window, device)
         self.log_sums, self.log_n, self.resampled, self.last_l0 = {}, 0, 0, float("nan")
         self.tail = {"loss": 0.0, "mse": 0.0, "n": 0}  # averages over the last 10% of steps
 
@@ -106,60 +89,65 @@ class Member:
 
 
 class Sweep:
-    """Train SAEs `sae_cfgs` on `store` in lockstep; `run()` returns the trained members."""
+    """Train SAEs `sae_cfgs` on `site` of `store` in lockstep, checkpointing into `section.out`.
 
-    def __init__(self, store, sae_cfgs, tcfg, out_dir):
-        self.store, self.tcfg, self.out = store, tcfg, Path(out_dir)
+    `section`: SAETrainConfig; `seed`: data order (SAE init seeds live in SAEConfig);
+    `wandb`: log curves to Weights & Biases (`wandb_config`: what the run records). `run()`
+    returns the trained members.
+    """
+
+    def __init__(self, store, sae_cfgs, section, site, seed, device, wandb=False, wandb_config=None):
+        self.store, self.section, self.site, self.seed = store, section, site, seed
+        self.device, self.wandb, self.wandb_config = torch.device(device), wandb, wandb_config
+        self.out = Path(section.out)
         names = [c.name for c in sae_cfgs]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate SAE names in the sweep: {sorted(n for n in names if names.count(n) > 1)}")
         for c in sae_cfgs:
-            store.check(tcfg.site, c.d_in)
+            store.check(site, c.d_in)
         self.sae_cfgs = list(sae_cfgs)
         self.state_path = self.out / "sweep_state.pt"
         self.history, self.step = [], 0
 
     def _build(self, scale, mean):
         self.scale, self.mean = scale, mean
-        self.members = [Member(c, self.tcfg, scale, mean) for c in self.sae_cfgs]
+        self.members = [Member(c, self.section, scale, mean, self.device) for c in self.sae_cfgs]
 
     def save_state(self):
-        data = {"format": STATE_FORMAT, "step": self.step, "train_config": asdict(self.tcfg),
-                "sae_configs": [asdict(c) for c in self.sae_cfgs], "scale": self.scale, "mean": self.mean.cpu(),
-                "history": self.history, "members": [m.state_dict() for m in self.members]}
-        self.out.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_path.with_name(self.state_path.name + ".tmp")
-        torch.save(data, tmp)
-        os.replace(tmp, self.state_path)
+        data = {"format": STATE_FORMAT, "step": self.step, "section": asdict(self.section), "site": self.site,
+                "seed": self.seed, "sae_configs": [asdict(c) for c in self.sae_cfgs], "scale": self.scale,
+                "mean": self.mean.cpu(), "history": self.history, "members": [m.state_dict() for m in self.members]}
+        atomic_write(self.state_path, lambda p: torch.save(data, p))
 
     def load_state(self):
         try:
-            data = torch.load(self.state_path, map_location=self.tcfg.device, weights_only=True)
-        except Exception as e:
+            data = torch.load(self.state_path, map_location=self.device, weights_only=True)
+        except Exception as e:  # torch raises many types for truncated / foreign files
             raise SAETrainingError(f"cannot resume: {self.state_path} is unreadable ({type(e).__name__})") from None
-        if data.get("format") != STATE_FORMAT:
-            raise SAETrainingError(f"cannot resume: {self.state_path} is not a sweep checkpoint")
+        if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
+            raise SAETrainingError(f"cannot resume: {self.state_path} is not a sweep checkpoint of format {STATE_FORMAT}")
         if data["sae_configs"] != [asdict(c) for c in self.sae_cfgs]:
-            raise SAETrainingError(f"cannot resume: the SAEs in {self.state_path} differ from this sweep's (same --sweep/--arch/--features?)")
-        saved = data["train_config"]
-        for key in ("site", "steps", "batch_size", "seed"):
-            if saved[key] != getattr(self.tcfg, key):
-                raise SAETrainingError(f"cannot resume: {key}={saved[key]} in the checkpoint but {getattr(self.tcfg, key)} now")
+            raise SAETrainingError(f"cannot resume: the SAEs in {self.state_path} differ from this sweep's "
+                                   f"(same --sae.sweep / --sae.arch / --sae.features?)")
+        now = {"site": self.site, "seed": self.seed, **{k: getattr(self.section, k) for k in RESUME_KEYS}}
+        saved = {"site": data["site"], "seed": data["seed"], **{k: data["section"][k] for k in RESUME_KEYS}}
+        for key in now:
+            if saved[key] != now[key]:
+                raise SAETrainingError(f"cannot resume: {key}={saved[key]} in the checkpoint but {now[key]} now")
         self._build(data["scale"], data["mean"].cpu())
         for m, d in zip(self.members, data["members"]):
             m.load_state_dict(d)
         self.step, self.history = data["step"], data["history"]
 
     def run(self, resume=False, progress=True):
-        t = self.tcfg
-        dev = torch.device(t.device)
+        t, dev = self.section, self.device
         # --- setup: fresh (input statistics from the train split) or from the checkpoint ---
         if resume and self.state_path.is_file():
             self.load_state()
         else:
-            self._build(*input_stats(self.store, t.site, t.stats_rows, t.seed))
-        run = _wandb_run(t, self.sae_cfgs) if t.wandb else None
-        batches = self.store.batches(t.site, "train", t.batch_size, seed=t.seed, start_step=self.step, device=dev)
+            self._build(*input_stats(self.store, self.site, t.stats_rows, self.seed))
+        run = _wandb_run(self.wandb_config, self.sae_cfgs) if self.wandb else None
+        batches = self.store.batches(self.site, "train", t.batch_size, seed=self.seed, start_step=self.step, device=dev)
         scale = torch.tensor(self.scale, device=dev)
         autocast = (torch.autocast(dev.type, dtype=torch.bfloat16) if resolve_precision(t.precision, dev) == "bf16"
                     else contextlib.nullcontext())
@@ -175,12 +163,11 @@ class Sweep:
                 for group in m.opt.param_groups:
                     group["lr"] = group["base_lr"] * lr_mult
                 m.sae.dead_F.copy_(m.tracker.dead(self.step))
-                m.sae.warmup_frac = t.l1_warmup_frac
                 with autocast:
                     total, logs, f_BF = m.sae.loss(x_BD, frac)
                 if not torch.isfinite(total):
                     raise SAETrainingError(f"SAE '{m.name}' produced a non-finite loss ({total.item()}) at step {self.step}; "
-                                           f"try a lower --lr (now {m.lr:g}) or --precision fp32")
+                                           f"try a lower --sae.lr (now {m.lr:g}) or --sae.precision fp32")
                 m.opt.zero_grad(set_to_none=True)
                 total.backward()
                 m.sae.before_step()
@@ -205,7 +192,7 @@ class Sweep:
                     dead = m.tracker.dead(self.step)
                     with torch.no_grad():
                         loss_B = m.sae.sq_err(x_BD, m.sae(x_BD)[0])
-                    g = torch.Generator().manual_seed(t.seed * 1_000_003 + self.step)
+                    g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.step)
                     m.resampled += resample_dead(m.sae, m.opt, dead, x_BD, loss_B, g)
                     m.tracker.reset(dead, self.step)
             self.step += 1
@@ -234,15 +221,26 @@ class Sweep:
             run.log({f"{n}/{k}": v for n, d in entry.items() if n != "step" for k, v in d.items()}, step=self.step)
 
 
-def _wandb_run(tcfg, sae_cfgs):
+def _wandb_run(config_dict, sae_cfgs):
     try:
         import wandb
-    except ImportError:
-        raise SystemExit("error: --wandb needs the wandb package (pip install wandb)") from None
-    return wandb.init(project="othello-sae", config={"train": asdict(tcfg), "saes": [asdict(c) for c in sae_cfgs]})
+    except ModuleNotFoundError:  # CLIs check first (config.require_wandb); this guards library callers
+        raise SAETrainingError("wandb logging needs the wandb package: pip install wandb (or run without --wandb)") from None
+    return wandb.init(project="othello-sae", config={"config": config_dict, "saes": [asdict(c) for c in sae_cfgs]})
 
 
-def sae_configs_from_state(path):
-    """The SAEConfigs stored in a sweep checkpoint (used by tools that inspect a finished sweep)."""
-    data = torch.load(path, map_location="cpu", weights_only=True)
-    return [SAEConfig(**c) for c in data["sae_configs"]]
+def train_saes(store, sae_cfgs, sae_section, site, seed, device, wandb, config_dict, checkpoint):
+    """Stage: train `sae_cfgs` in lockstep on `site` of `store`, evaluate each SAE once on the held-out
+    EVAL_SPLIT, export it into `sae_section.out`; returns the sweep report dict (sae/sweep_report.py).
+
+    `checkpoint`: the network the store was collected from (sha256-checked), needed only for the
+    splice metrics (`downstream_rows` > 0). `config_dict`: the run's config tree,
+    recorded verbatim in every SAE folder and in the report. Resumes from `sae_section.out` when
+    `sae_section.resume` is set.
+    """
+    net = None
+    if sae_section.downstream_rows > 0:  # splicing (and its match) is off at 0
+        net = network_for_store(store, checkpoint, device)  # before training: a wrong checkpoint fails fast
+    sweep = Sweep(store, sae_cfgs, sae_section, site, seed, device, wandb, config_dict)
+    members = sweep.run(resume=sae_section.resume)
+    return report_sweep(members, store, sae_section, site, seed, device, net, config_dict)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from alphazero.arena import (Ladder, MatchResult, fit_elo, format_ladder, ladder, play_match, random_openings,
+from othello.arena import (Ladder, MatchResult, fit_elo, format_ladder, ladder, play_match, random_openings,
                              result_from_scores)
 from othello import game
 from othello.players import AlphaBetaPlayer, GreedyPlayer, RandomPlayer

@@ -1,7 +1,8 @@
 import numpy as np
 
+from alphazero.config import SearchConfig
 from alphazero.inference import uniform_evaluate
-from alphazero.mcts import SearchConfig, search
+from alphazero.mcts import search
 from othello import game
 from othello.sampling import random_positions
 
@@ -49,7 +50,7 @@ def test_forced_win_is_found():
     assert len(cases) >= 5
     me = np.array([c[0] for c in cases], np.uint64)
     opp = np.array([c[1] for c in cases], np.uint64)
-    visits, root_value, _ = search(me, opp, uniform_evaluate, SearchConfig(num_simulations=300),
+    visits, root_value, _ = search(me, opp, uniform_evaluate, SearchConfig(sims=300),
                                    np.random.default_rng(0))
     for (_, _, vals), v, rv in zip(cases, visits, root_value):
         assert vals[int(v.argmax())] == 1
@@ -68,7 +69,7 @@ def test_terminal_values_are_exact():
     assert cases, "no one-ply-from-the-end positions found"
     me = np.array([c[0] for c in cases], np.uint64)
     opp = np.array([c[1] for c in cases], np.uint64)
-    _, root_value, _ = search(me, opp, uniform_evaluate, SearchConfig(num_simulations=8), np.random.default_rng(0))
+    _, root_value, _ = search(me, opp, uniform_evaluate, SearchConfig(sims=8), np.random.default_rng(0))
     assert np.array_equal(root_value, np.array([c[2] for c in cases], np.float32))
     assert {c[2] for c in cases} <= {-1.0, 0.0, 1.0}
 
@@ -83,7 +84,7 @@ def test_illegal_moves_never_visited():
         p = np.where(legal, 1e-3, 1.0).astype(np.float32)
         return p / p.sum(1, keepdims=True), np.zeros(len(m), np.float32)
 
-    visits, _, _ = search(me, opp, adversarial, SearchConfig(num_simulations=32), np.random.default_rng(0), add_noise=True)
+    visits, _, _ = search(me, opp, adversarial, SearchConfig(sims=32), np.random.default_rng(0), add_noise=True)
     legal = game.legal_mask(me, opp)
     assert (visits[~legal] == 0).all()
     assert (visits.sum(1) == 32).all()
@@ -97,5 +98,36 @@ def test_one_network_call_per_simulation():
         return uniform_evaluate(m, o)
 
     me, opp = game.initial(16)
-    search(me, opp, counting, SearchConfig(num_simulations=10), np.random.default_rng(0))
+    search(me, opp, counting, SearchConfig(sims=10), np.random.default_rng(0))
     assert calls == [16] * 11  # the root, then one batched call per simulation
+
+
+def unfinished_descendants(me, opp):
+    """Number of unfinished positions below (me, opp) in its full game tree (a tree, so repeats count)."""
+    me_a, opp_a = np.array([me], np.uint64), np.array([opp], np.uint64)
+    total = 0
+    for a in np.flatnonzero(game.legal_mask(me_a, opp_a)[0]):
+        nme, nopp = game.step(me_a, opp_a, [a])
+        if not game.terminal(nme, nopp)[0]:
+            total += 1 + unfinished_descendants(nme[0], nopp[0])
+    return total
+
+
+def test_only_new_unfinished_leaves_are_evaluated():
+    """Finished games never reach the network, and a leaf is evaluated once: with 3 empties the
+    whole game tree is smaller than the simulation budget, so most simulations need no call."""
+    cases = endgame_positions(3, 40, seed=3)
+    me = np.array([c[0] for c in cases], np.uint64)
+    opp = np.array([c[1] for c in cases], np.uint64)
+    seen = []
+
+    def recording(m, o):
+        assert not game.terminal(m, o).any(), "a finished game was sent to the network"
+        seen.append(len(m))
+        return uniform_evaluate(m, o)
+
+    visits, _, _ = search(me, opp, recording, SearchConfig(sims=60), np.random.default_rng(0))
+    assert (visits.sum(1) == 60).all()
+    assert seen[0] == len(cases)  # the roots
+    assert sum(seen) <= len(cases) + sum(unfinished_descendants(m, o) for m, o in cases)
+    assert len(seen) < 61  # simulations whose leaves are all finished make no call at all

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from alphazero.network import AlphaZeroNet, NetConfig, value_from_logits
+from alphazero.config import NetConfig
+from alphazero.network import AlphaZeroNet, value_from_logits
 
 
 @pytest.fixture(scope="module")

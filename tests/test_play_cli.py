@@ -1,4 +1,3 @@
-import argparse
 import itertools
 import json
 import subprocess
@@ -7,6 +6,8 @@ import sys
 import pytest
 
 from alphazero.checkpoint import REPO_ROOT
+from alphazero.config import SearchConfig
+from config import Config
 from othello import game
 from othello.play import build_player, human_game
 from othello.players import GreedyPlayer
@@ -48,7 +49,7 @@ def test_bad_spec_is_one_line_error():
 def test_human_scripted_session(tiny_checkpoint):
     # start position: Black's legal moves are b3 c2 d5 e4
     script = "z9\na1\npass\nundo\nhint\nC2\nundo\nhint\nquit\n"
-    out = run_cli("--human", "--opponent", str(tiny_checkpoint), "--sims", "4", stdin=script)
+    out = run_cli("--human", "--opponent", str(tiny_checkpoint), "--search.sims", "4", stdin=script)
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert "'z9' is not a square" in text
@@ -81,6 +82,25 @@ def test_missing_shipped_model_is_reported(tmp_path, monkeypatch):
     missing = tmp_path / "models" / "othello6x6.pt"
     monkeypatch.setattr("alphazero.agents.SHIPPED", missing)
     monkeypatch.setattr("othello.play.SHIPPED", missing)
-    args = argparse.Namespace(device="cpu", sims=4, depth=4)
+    cfg = Config(search=SearchConfig(sims=4))
     with pytest.raises(SystemExit, match="shipped model .* does not exist"):
-        build_player("shipped", args, seed=0)
+        build_player("shipped", cfg, seed=0)
+
+
+def test_mode_is_required_and_flags_are_dotted():
+    """Exactly one of --human / --games; the shared settings come as dotted flags (no --sims, no --depth)."""
+    none = run_cli()
+    assert none.returncode != 0 and "choose one of --human" in none.stderr
+    assert len(none.stderr.strip().splitlines()) == 1
+    old = run_cli("--games", "2", "--depth", "3")
+    assert old.returncode != 0
+    out = run_cli("--games", "2", "--player", "greedy", "--opponent", "random", "--rules.opening-plies", "0",
+                  "--search.sims", "2", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["games"] == 2
+
+
+def test_default_players_use_the_checkpoint_setting(tiny_checkpoint):
+    """An empty --player/--opponent is MCTS (--search.sims) on --checkpoint, so that flag is never ignored."""
+    player = build_player("", Config(checkpoint=str(tiny_checkpoint), search=SearchConfig(sims=3)), seed=0)
+    assert player.name == "mcts3:tiny.pt"

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from alphazero.agents import MCTSPlayer, PolicyPlayer, make_player
-from alphazero.arena import play_match
+from othello.arena import play_match
 from alphazero.checkpoint import SHIPPED, CheckpointError, save_checkpoint
 from alphazero.network import AlphaZeroNet, NetConfig
 from othello import game
@@ -125,7 +125,7 @@ def test_make_player_specs(tmp_path):
     assert isinstance(make_player(f"policy:{path}"), PolicyPlayer)
     assert isinstance(make_player(f"mcts:{path}", sims=5), MCTSPlayer)
     bare = make_player(str(path), sims=5)
-    assert isinstance(bare, MCTSPlayer) and bare.cfg.num_simulations == 5
+    assert isinstance(bare, MCTSPlayer) and bare.cfg.sims == 5
 
 
 @pytest.mark.parametrize("spec", ["foo", "alphabeta:x", "alphabeta:0", "policy:", "mcts:", "random:3", ""])

@@ -1,23 +1,26 @@
-"""SAE architectures: interface, TopK sparsity, planted-dictionary recovery, resampling, FVU."""
+"""SAE architectures: interface, TopK sparsity, planted-dictionary recovery, resampling, FVU, no hidden loss state."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
 from sae.activations import ActivationStore, write_store
 from sae.archs import ARCHS, SAEConfig, make_sae
+from sae.config import SAETrainConfig
 from sae.metrics import evaluate
 from sae.resample import resample_dead
-from sae.synthetic import planted_data
-from sae.train import Sweep, TrainConfig
+from sae.train import Sweep
+from tests.synthetic import planted_data, store_fields
 
 
 def planted_store(path, n=12000, d=32):
     x, D = planted_data(n, d=d, n_dirs=64, active=3, seed=0)
     arrays = {"acts_resid.2": x.numpy(), "boards": np.zeros((n, 36)), "mover": np.ones(n), "ply": np.zeros(n),
-              "legal": np.zeros((n, 37), bool), "game_id": np.arange(n), "policy": np.zeros((n, 37)), "value": np.zeros(n)}
-    fields = {"checkpoint": "none", "checkpoint_sha256": "", "net_config": {}, "n_games": n, "seed": 0,
-              "splits": {"train": [0, n - 2000], "val": [n - 2000, n - 1000], "test": [n - 1000, n]}}
-    write_store(path, fields, arrays)
+              "legal": np.zeros((n, 37), bool), "game_id": np.arange(n), "source": np.zeros(n),
+              "policy": np.zeros((n, 37)), "value": np.zeros(n)}
+    write_store(path, store_fields(n, n, {"train": [0, n - 2000], "val": [n - 2000, n - 1000], "test": [n - 1000, n]}),
+                arrays)
     return ActivationStore(path), D
 
 
@@ -26,7 +29,8 @@ def test_forward_is_decode_of_encode(arch):
     torch.manual_seed(0)
     sae = make_sae(SAEConfig(arch=arch, d_in=16, d_sae=64, k=4), scale=2.0, b_dec=torch.randn(16)).eval()
     x = torch.randn(32, 16)
-    x_hat, f, aux = sae(x)
+    x_hat, f = sae(x)
+    aux = sae.aux_losses(x, x_hat, sae.parts(x))  # auxiliary loss terms live with the objective, not forward
     assert f.shape == (32, 64) and x_hat.shape == (32, 16) and isinstance(aux, dict)
     assert torch.allclose(x_hat, sae.decode(sae.encode(x)), atol=1e-5)
     assert torch.allclose(f, sae.encode(x))
@@ -45,7 +49,7 @@ def test_topk_exactly_k_active_and_batchtopk_budget():
     btk = make_sae(SAEConfig(arch="batchtopk", d_in=16, d_sae=64, k=5)).train()
     with torch.no_grad():
         btk.b_enc.fill_(10.0)
-    _, f, _ = btk(torch.randn(100, 16))
+    _, f = btk(torch.randn(100, 16))
     assert int((f > 0).sum()) == 5 * 100 and btk.threshold > 0  # k*B over the batch, threshold estimated
 
 
@@ -53,8 +57,8 @@ def test_planted_dictionary_is_recovered(tmp_path):
     store, D = planted_store(tmp_path / "planted")
     cfgs = [SAEConfig("topk", 32, 128, k=3, lr=3e-3), SAEConfig("relu", 32, 128, l1=1.0, lr=3e-3),
             SAEConfig("jumprelu", 32, 128, l1=0.5, lr=3e-3)]
-    members = Sweep(store, cfgs, TrainConfig(steps=600, batch_size=256, dead_tokens=20000, ckpt_every=0),
-                    tmp_path / "out").run(progress=False)
+    section = SAETrainConfig(out=str(tmp_path / "out"), steps=600, batch_size=256, dead_tokens=20000, ckpt_every=0)
+    members = Sweep(store, cfgs, section, "resid.2", 0, "cpu").run(progress=False)
     for m in members:
         W = torch.nn.functional.normalize(m.sae.W_dec.detach(), dim=1)
         max_cos = (D @ W.T).max(1).values
@@ -108,3 +112,41 @@ def test_fvu_l0_dead_match_hand_computation():
     assert m["l0"] == pytest.approx((xn > 0).sum(1).mean(), rel=1e-9)
     assert m["dead_frac"] == pytest.approx(1 / 9) and m["n_eval"] == 1000
     assert sum(m["density_hist"]["counts"]) == 8
+
+
+def gated_loss_by_hand(sae, x):
+    """The gated objective written out from its definition (sae/archs.py GatedSAE), step_frac = 1."""
+    proj = (x - sae.b_dec) @ sae.W_enc
+    gate, mag = proj + sae.b_gate, proj * torch.exp(sae.r_mag) + sae.b_mag
+    f = (gate > 0) * torch.relu(mag)
+    mse = ((f @ sae.W_dec + sae.b_dec - x) ** 2).sum(-1).mean()
+    l1 = (torch.relu(gate) @ sae.W_dec.norm(dim=1)).mean()
+    aux = ((torch.relu(gate) @ sae.W_dec + sae.b_dec - x) ** 2).sum(-1).mean()
+    return mse + sae.cfg.l1 * l1 + aux
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_loss_has_no_hidden_state_from_forward(arch):
+    """loss() works in eval mode and after forward passes on other batches (gated kept _gate between them)."""
+    torch.manual_seed(0)
+    cfg = SAEConfig(arch=arch, d_in=16, d_sae=64, k=4)
+    sae = make_sae(cfg, b_dec=torch.randn(16))
+    with torch.no_grad():
+        for p in sae.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    x, other = torch.randn(32, 16), torch.randn(8, 16)
+    assert torch.isfinite(sae.eval().loss(x)[0])  # eval mode, no forward before
+    sae.train()
+    sae(other)
+    sae(other * 2)  # two forwards on other batches
+    for training in (False, True):
+        sae.train(training)
+        ref = make_sae(cfg).train(training)  # same parameters and buffers, no forward history
+        ref.load_state_dict(sae.state_dict())
+        assert torch.allclose(sae.loss(x)[0], ref.loss(x)[0]), (arch, training)
+    if arch == "gated":
+        for training in (False, True):
+            total = sae.train(training).loss(x)[0]
+            assert torch.allclose(total, gated_loss_by_hand(sae, x), rtol=1e-5)
+        total.backward()
+        assert sae.b_gate.grad is not None

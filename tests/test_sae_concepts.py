@@ -4,8 +4,9 @@ import torch
 
 from sae.activations import ActivationStore, write_store
 from sae.concepts import PROPERTY_NAMES, board_properties, evaluate_concepts
-from sae.synthetic import random_games
 from othello import game
+from othello.sampling import random_games
+from tests.synthetic import store_fields
 
 
 class Identity(torch.nn.Module):
@@ -26,10 +27,9 @@ def test_oracle_features_give_full_coverage_and_reconstruction(tmp_path):
     cut1, cut2 = np.searchsorted(pos["game_id"][order], [28, 34])
     arrays = {"acts_resid.2": props[order], "boards": boards[order], "mover": pos["mover"][order],
               "ply": pos["ply"][order], "legal": legal[order], "game_id": pos["game_id"][order],
-              "policy": np.zeros((n, 37)), "value": np.zeros(n)}
-    write_store(tmp_path / "s", {"checkpoint": "none", "checkpoint_sha256": "", "net_config": {}, "n_games": 40, "seed": 0,
-                                 "splits": {"train": [0, int(cut1)], "val": [int(cut1), int(cut2)], "test": [int(cut2), n]}},
-                arrays)
+              "source": np.zeros(n), "policy": np.zeros((n, 37)), "value": np.zeros(n)}
+    write_store(tmp_path / "s", store_fields(n, 40, {"train": [0, int(cut1)], "val": [int(cut1), int(cut2)],
+                                                     "test": [int(cut2), n]}), arrays)
     r = evaluate_concepts(Identity(), ActivationStore(tmp_path / "s"), "resid.2", "val")
     assert r["coverage"]["mine"] == 1.0 and r["coverage"]["empty"] == 1.0
     assert r["coverage"]["all"] > 0.99  # a rare property may tie on train with another feature

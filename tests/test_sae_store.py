@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from alphazero.network import NetConfig
-from sae.activations import ActivationStore, ActivationStoreError, StoreWriter, write_store
-from sae.synthetic import make_random_store
+from sae.activations import FORMAT, ActivationStore, ActivationStoreError, StoreWriter, write_store
+from tests.synthetic import make_random_store, store_fields
 
 TINY = NetConfig(d_model=32, n_blocks=4, d_hidden=64)
 
@@ -62,8 +62,7 @@ def test_writer_incremental_and_rejects_leaky_splits(tmp_path):
               "mover": np.ones(n), "ply": np.arange(n), "legal": np.zeros((n, 37), bool),
               "game_id": np.repeat(np.arange(5), 2), "policy": np.zeros((n, 37)), "value": np.zeros(n),
               "source": np.zeros(n, np.int8)}
-    fields = {"checkpoint": "x.pt", "checkpoint_sha256": "0" * 64, "net_config": {}, "n_games": 5, "seed": 0,
-              "splits": {"train": [0, 6], "val": [6, 8], "test": [8, 10]}}
+    fields = {**store_fields(n, 5, {"train": [0, 6], "val": [6, 8], "test": [8, 10]}, "x.pt"), "checkpoint_sha256": "0" * 64}
     w = StoreWriter(tmp_path / "s", n, ["resid.2"], 8, "float16")
     for i in range(0, n, 4):
         w.write(i, {k: v[i:i + 4] for k, v in arrays.items()})
@@ -94,3 +93,23 @@ def test_store_errors_are_one_line(store_dir, tmp_path):
     one_line_error(lambda: ActivationStore(store_dir), "format")
     manifest.write_text(good[: len(good) // 2])
     one_line_error(lambda: ActivationStore(store_dir), "not valid JSON")
+
+
+def test_store_of_another_version_or_incomplete_manifest_is_refused(store_dir):
+    manifest = store_dir / "manifest.json"
+    good = json.loads(manifest.read_text())
+    assert good["format"] == FORMAT and isinstance(good["config"], dict) and good["sources"] == ["random"]
+    manifest.write_text(json.dumps({**good, "format": "othello-activations/1"}))
+    msg = one_line_error(lambda: ActivationStore(store_dir), str(store_dir), "othello-activations/1", FORMAT)
+    assert "python -m sae.collect" in msg
+    manifest.write_text(json.dumps({k: v for k, v in good.items() if k != "config"}))
+    one_line_error(lambda: ActivationStore(store_dir), "'config'")
+    manifest.write_text(json.dumps(good))
+    assert ActivationStore(store_dir).info() == {"path": str(store_dir), "checkpoint_sha256": good["checkpoint_sha256"],
+                                                 "sites": good["sites"]}
+
+
+def test_writer_refuses_arrays_outside_the_format(tmp_path):
+    w = StoreWriter(tmp_path / "s", 4, ["resid.2"], 8, "float32")
+    one_line_error(lambda: w.write(0, {"extra": np.zeros(4)}), "'extra'", "not an array of the store format")
+    one_line_error(lambda: w.write(0, {"acts_resid.9": np.zeros((4, 8))}), "acts_resid.9")

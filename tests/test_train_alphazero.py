@@ -8,11 +8,13 @@ import pytest
 import torch
 
 from alphazero.checkpoint import CheckpointError, load_checkpoint, load_network, save_checkpoint
-from alphazero.network import AlphaZeroNet, NetConfig
+from alphazero.config import NetConfig
+from alphazero.network import AlphaZeroNet
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--games-per-iter", "4", "--parallel", "4", "--sims", "4", "--steps-per-iter", "2", "--batch-size", "16",
-        "--d-model", "16", "--n-blocks", "1", "--d-hidden", "32", "--eval-games", "2"]
+TINY = ["--selfplay.games", "4", "--selfplay.parallel", "4", "--search.sims", "4", "--train.steps-per-iter", "2",
+        "--train.batch-size", "16", "--net.d-model", "16", "--net.n-blocks", "1", "--net.d-hidden", "32",
+        "--train.eval-games", "2"]
 
 
 def train(*args):
@@ -47,7 +49,7 @@ def test_corrupt_or_foreign_checkpoint_is_named(tmp_path):
 
 def test_train_then_resume(tmp_path):
     out = tmp_path / "run"
-    r = train("--iterations", "2", "--out", str(out))
+    r = train("--train.iterations", "2", "--train.out", str(out))
     assert r.returncode == 0, r.stderr
     ck = load_checkpoint(out / "latest.pt")
     assert ck["iteration"] == 1 and len(ck["history"]) == 2 and "optimizer" in ck
@@ -57,7 +59,7 @@ def test_train_then_resume(tmp_path):
     assert 0 <= h["score_vs_greedy"] <= 1 and h["policy_loss"] > 0
 
     # an interrupted run continues where it stopped: iterations 2 and 3 only, history kept
-    r = train("--iterations", "4", "--out", str(out), "--resume")
+    r = train("--train.iterations", "4", "--train.out", str(out), "--train.resume")
     assert r.returncode == 0, r.stderr
     assert "resuming at iteration 2" in r.stdout
     ck2 = load_checkpoint(out / "latest.pt")
@@ -70,4 +72,57 @@ def test_train_then_resume(tmp_path):
 def test_help_documents_defaults():
     r = subprocess.run([sys.executable, "train_alphazero.py", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0
-    assert "--games-per-iter" in r.stdout and "default: 256" in r.stdout and "--resume" in r.stdout
+    assert "--selfplay.games" in r.stdout and "default: 256" in r.stdout and "--train.resume" in r.stdout
+
+
+def test_dotted_flags_and_config_round_trip(tmp_path, monkeypatch):
+    """Dotted flags reach the run and are recorded (checkpoint 'config', OUT/config.json);
+    `--config OUT/config.json` repeats exactly those settings."""
+    import json
+
+    import train_alphazero
+
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    first = tmp_path / "first"
+    train_alphazero.main([*TINY, "--train.iterations", "1", "--train.eval-games", "0", "--search.c-puct", "2.5",
+                          "--seed", "3", "--train.out", str(first)])
+    ck = load_checkpoint(first / "latest.pt")
+    assert ck["format"] == "othello-alphazero/2" and ck["iteration"] == 0
+    cfg = ck["config"]
+    assert cfg["search"] == {**cfg["search"], "sims": 4, "c_puct": 2.5} and cfg["seed"] == 3
+    assert cfg["net"] == ck["net_config"] == {"d_model": 16, "n_blocks": 1, "d_hidden": 32}
+    assert cfg["selfplay"]["games"] == 4 and cfg["train"]["out"] == str(first)
+    assert json.loads((first / "config.json").read_text()) == json.loads(json.dumps(cfg))  # tuples -> lists
+
+    again = tmp_path / "again"
+    train_alphazero.main(["--config", str(first / "config.json"), "--train.out", str(again)])
+    cfg2 = load_checkpoint(again / "latest.pt")["config"]
+    assert cfg2["config"] == str(first / "config.json")
+    same = lambda c: {**c, "config": "", "train": {**c["train"], "out": ""}}
+    assert same(cfg2) == same(cfg)
+
+
+def test_checkpoint_versions(tmp_path):
+    """Version 1 (the shipped model's format) still loads; another version is a one-line error naming the file."""
+    net = AlphaZeroNet(NetConfig(d_model=16, n_blocks=1, d_hidden=32)).eval()
+    save_checkpoint(tmp_path / "v2.pt", net)
+    data = torch.load(tmp_path / "v2.pt", weights_only=True)
+    torch.save({**data, "format": "othello-alphazero/1", "train_config": {"sims": 48}}, tmp_path / "v1.pt")
+    assert load_checkpoint(tmp_path / "v1.pt")["train_config"] == {"sims": 48}
+    load_network(tmp_path / "v1.pt")
+    torch.save({**data, "format": "othello-alphazero/9"}, tmp_path / "v9.pt")
+    with pytest.raises(CheckpointError, match=r"v9.pt has checkpoint format 'othello-alphazero/9'") as e:
+        load_checkpoint(tmp_path / "v9.pt")
+    assert len(str(e.value).splitlines()) == 1
+    torch.save({"format": "othello-alphazero/2", "model": data["model"]}, tmp_path / "partial.pt")
+    with pytest.raises(CheckpointError, match="partial.pt .* lacks the field"):
+        load_checkpoint(tmp_path / "partial.pt")
+
+
+def test_resume_needs_a_training_checkpoint(tmp_path):
+    """--train.resume on a folder whose latest.pt has no optimizer (e.g. a copied model) is a one-line error."""
+    out = tmp_path / "run"
+    save_checkpoint(out / "latest.pt", AlphaZeroNet(NetConfig(d_model=16, n_blocks=1, d_hidden=32)))
+    r = train("--train.iterations", "1", "--train.out", str(out), "--train.resume")
+    assert r.returncode != 0 and "cannot be resumed from" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

@@ -1,5 +1,6 @@
 """The viewer's data generator on tiny random data: schema, values checked independently."""
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -7,27 +8,31 @@ from safetensors.numpy import load_file
 
 from alphazero.network import NetConfig
 from othello import game
-from vis import demo_data, generate_vis_data, writer
+from tests import demo_data
+from vis import generate_vis_data, viewer_data
 
 TINY_NET = NetConfig(d_model=32, n_blocks=4, d_hidden=64)
-SAES = (("standard", 64), ("topk", 96), ("jumprelu", 64), ("gated", 48))
+SAES = (("relu", 64), ("topk", 96), ("jumprelu", 64), ("gated", 48))
+
+
+def inputs(paths):
+    """The generator's flags for the demo inputs (the store's network, the sweep, the store)."""
+    return ["--checkpoint", str(paths["checkpoint"]), "--sae.out", str(paths["sae_dir"]),
+            "--collect.out", str(paths["acts"])]
 
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     root = tmp_path_factory.mktemp("vis")
-    paths = demo_data.make_demo(root / "in", n_games=24, saes=SAES, net_cfg=TINY_NET)
-    # concept statistics (optional in metrics.json) and a NaN metric, as an evaluation may write them
-    mfile = paths["sae_dir"] / "standard_64" / "metrics.json"
-    metrics = json.loads(mfile.read_text())
+    # concept statistics (optional in the metrics) and a NaN metric, as an evaluation may write them
     labels = [None] * 64
     labels[3] = {"property": "a1 mine", "f1": 0.9}
-    metrics.update(mse=float("nan"), concepts={"coverage": {"all": 0.5, "mine": 0.625},
-                                               "reconstruction": {"square_acc": 0.75}, "features": labels})
-    mfile.write_text(json.dumps(metrics))
+    extra = {"relu_64": {"mse": float("nan"), "concepts": {"coverage": {"all": 0.5, "mine": 0.625},
+                                                          "reconstruction": {"square_acc": 0.75}, "features": labels}}}
+    paths = demo_data.make_demo(root / "in", n_games=24, saes=SAES, net_cfg=TINY_NET, extra_metrics=extra)
     out = root / "data"
-    rc = generate_vis_data.main(["--acts", str(paths["acts"]), "--sae-dir", str(paths["sae_dir"]), "--out", str(out),
-                                 "--top", "6", "--shard-size", "16", "--device", "cpu"])
+    rc = generate_vis_data.main(inputs(paths) + ["--vis.out", str(out), "--vis.top", "6", "--vis.shard-size", "16",
+                                                 "--device", "cpu"])
     assert rc == 0
     index = json.loads((out / "index.json").read_text())
     return {"out": out, "index": index, **paths}
@@ -49,7 +54,7 @@ def details(generated, sae):
 def board_table(generated):
     index = generated["index"]
     raw = b"".join((generated["out"] / "boards" / f"{k}.bin").read_bytes() for k in range(index["boards"]["chunks"]))
-    rec = np.frombuffer(raw, np.uint8).reshape(-1, writer.RECORD_BYTES)
+    rec = np.frombuffer(raw, np.uint8).reshape(-1, viewer_data.RECORD_BYTES)
     assert len(rec) == index["boards"]["count"]
     return rec
 
@@ -82,17 +87,21 @@ def encode_reference(folder, x):
 def test_index_schema_and_provenance(generated):
     index = generated["index"]
     manifest, _ = split_rows(generated)
-    assert index["format"] == generate_vis_data.FORMAT
+    assert index["format"] == viewer_data.FORMAT
+    assert index["config"]["format"] == "othello-sae-config/1" and index["config"]["vis"]["top"] == 6
     assert index["generated"] and index["checkpoint_sha256"] == manifest["checkpoint_sha256"]
     assert len(index["store"]["fingerprint"]) == 64 and index["store"]["split"] == "test"
     assert index["store"]["positions"] == manifest["splits"]["test"][1] - manifest["splits"]["test"][0]
     assert index["warnings"] == []
     assert sorted(s["architecture"] for s in index["saes"]) == sorted(a for a, _ in SAES)
+    runs = {r["name"]: r for r in generated["runs"]}
     for s in index["saes"]:
         assert s["site"] == "resid.2" and s["d_in"] == TINY_NET.d_model
         assert s["shards"] == -(-s["d_sae"] // 16)
-        assert 0 <= s["eval"]["dead_frac"] <= 1 and s["eval"]["l0"] > 0 and s["eval"]["fvu"] > 0
-        assert s["metrics"]["fvu"] is not None  # read from metrics.json
+        # SAE metrics are the ones recorded at training time (sae.export.load_metrics), not recomputed
+        assert 0 <= s["metrics"]["dead_frac"] <= 1 and s["metrics"]["l0"] > 0 and s["metrics"]["fvu"] > 0
+        assert s["metrics"]["fvu"] == pytest.approx(runs[s["name"]]["metrics"]["fvu"])
+        assert "eval" not in s
     names = {r["name"] for r in index["scaling"]}
     assert names == {s["name"] for s in index["saes"]}
     assert all(r["d_sae"] and r["l0"] and r["fvu"] for r in index["scaling"])
@@ -101,13 +110,13 @@ def test_index_schema_and_provenance(generated):
 
 
 def test_concepts_and_nan_metrics_are_carried(generated):
-    s = next(s for s in generated["index"]["saes"] if s["name"] == "standard_64")
+    s = next(s for s in generated["index"]["saes"] if s["name"] == "relu_64")
     assert s["concepts"] == {"coverage all": 0.5, "coverage mine": 0.625, "reconstruction square_acc": 0.75}
     assert s["metrics"].get("mse") is None
     feats = details(generated, s)
     assert feats[3]["concepts"] == [{"property": "a1 mine", "f1": 0.9}]
     assert feats[4].get("concepts") is None
-    other = next(s for s in generated["index"]["saes"] if s["name"] != "standard_64")
+    other = next(s for s in generated["index"]["saes"] if s["name"] != "relu_64")
     assert "concepts" not in details(generated, other)[0]
 
 
@@ -115,6 +124,7 @@ def test_features_summary_and_shards_cover_all(generated):
     n_pos = generated["index"]["store"]["positions"]
     for s in generated["index"]["saes"]:
         summ = load(generated, s, "features.json")
+        assert summ["format"] == viewer_data.FORMAT
         d = s["d_sae"]
         assert summ["n"] == d and all(len(summ[k]) == d for k in ("density", "max", "mean", "dead", "top_move"))
         feats = details(generated, s)
@@ -134,11 +144,12 @@ def test_top_examples_are_the_largest_activations(generated):
     x = np.load(generated["acts"] / "acts_resid.2.npy")[rows].astype(np.float32)
     split_boards = np.load(generated["acts"] / "boards.npy")[rows]
     table = board_table(generated)
-    table_boards = np.stack([writer.unpack_board(r)["board"] for r in table])
+    table_boards = np.stack([viewer_data.unpack_board(r)["board"] for r in table])
     for s in generated["index"]["saes"]:
         f_ref = encode_reference(generated["sae_dir"] / s["name"], x)
         feats = details(generated, s)
-        assert s["eval"]["l0"] == pytest.approx((f_ref > 0).sum(1).mean(), rel=1e-3)
+        # the per-feature firing counts add up to the reference encoder's L0 on the split
+        assert sum(f["count"] for f in feats) / len(x) == pytest.approx((f_ref > 0).sum(1).mean(), rel=1e-3)
         for feat in feats:
             i = feat["id"]
             acts = f_ref[:, i]
@@ -163,7 +174,7 @@ def test_boards_decode_to_legal_looking_positions(generated):
     table = board_table(generated)
     assert len(table) > 0
     for rec in table:
-        b = writer.unpack_board(rec)
+        b = viewer_data.unpack_board(rec)
         board = b["board"]
         assert 4 <= int((board != 0).sum()) <= 36 and set(np.unique(board)) <= {-1, 0, 1}
         me, opp = game.from_planes(board[None])
@@ -198,7 +209,7 @@ def test_policy_effect_matches_a_direct_run_from(generated):
     import torch
     from alphazero.checkpoint import load_network
     from alphazero.network import value_from_logits
-    s = next(s for s in generated["index"]["saes"] if s["architecture"] == "standard")
+    s = next(s for s in generated["index"]["saes"] if s["architecture"] == "relu")
     _, rows = split_rows(generated)
     x = np.load(generated["acts"] / "acts_resid.2.npy")[rows].astype(np.float32)
     legal = np.load(generated["acts"] / "legal.npy")[rows]
@@ -222,23 +233,33 @@ def test_policy_effect_matches_a_direct_run_from(generated):
 
 
 def test_check_reports_stale_data(generated, capsys):
-    common = ["--acts", str(generated["acts"]), "--sae-dir", str(generated["sae_dir"]), "--out", str(generated["out"])]
-    assert generate_vis_data.main(common + ["--check"]) == 0
+    common = inputs(generated) + ["--vis.out", str(generated["out"])]
+    assert generate_vis_data.main(common + ["--vis.check"]) == 0
     assert "up to date" in capsys.readouterr().out
-    extra = generated["sae_dir"] / "zz_new"
-    demo_data.make_sae(extra, np.random.default_rng(0).normal(size=(64, TINY_NET.d_model)), 16)
+    runs = generated["runs"]
+    extra = demo_data.make_sae(generated["sae_dir"], "zz_new", generated["store"], 16)
     try:
-        assert generate_vis_data.main(common + ["--check"]) == 1
+        demo_data.write_report(generated["sae_dir"], generated["store"], runs + [extra])
+        assert generate_vis_data.main(common + ["--vis.check"]) == 1
         assert "zz_new is new" in capsys.readouterr().out
     finally:
-        import shutil
-        shutil.rmtree(extra)
+        demo_data.write_report(generated["sae_dir"], generated["store"], runs)
+        shutil.rmtree(generated["sae_dir"] / "zz_new")
+
+
+def test_check_fails_on_missing_inputs(generated, tmp_path):
+    """--vis.check against folders that are not there is an error, never 'up to date'."""
+    out = ["--vis.out", str(generated["out"]), "--vis.check"]
+    with pytest.raises(SystemExit, match="error: no activation store"):
+        generate_vis_data.main(out + ["--collect.out", str(tmp_path / "nope"), "--sae.out", str(generated["sae_dir"])])
+    with pytest.raises(SystemExit, match="error: .*sweep.json is missing"):
+        generate_vis_data.main(out + ["--collect.out", str(generated["acts"]), "--sae.out", str(tmp_path / "nope")])
 
 
 def test_missing_inputs_give_clear_errors(tmp_path):
-    with pytest.raises(SystemExit, match="error: no activation store .*collect_activations"):
-        generate_vis_data.main(["--acts", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
-    assert generate_vis_data.main(["--check", "--out", str(tmp_path / "o")]) == 1
+    with pytest.raises(SystemExit, match="error: no activation store .*collect"):
+        generate_vis_data.main(["--collect.out", str(tmp_path / "nope"), "--vis.out", str(tmp_path / "o")])
+    assert generate_vis_data.main(["--vis.check", "--vis.out", str(tmp_path / "o")]) == 1
 
 
 def test_pack_unpack_roundtrip():
@@ -247,12 +268,72 @@ def test_pack_unpack_roundtrip():
     legal = rng.random((5, 37)) < 0.3
     legal[:, 0] = True
     policy = rng.random((5, 37)).astype(np.float16)
-    rec = writer.pack_boards(boards, legal, np.array([1, -1, 1, -1, 1]), np.arange(5) * 7, policy,
+    rec = viewer_data.pack_boards(boards, legal, np.array([1, -1, 1, -1, 1]), np.arange(5) * 7, policy,
                              np.linspace(-1, 1, 5).astype(np.float32))
     for i in range(5):
-        b = writer.unpack_board(rec[i])
+        b = viewer_data.unpack_board(rec[i])
         np.testing.assert_array_equal(b["board"], boards[i])
         np.testing.assert_array_equal(b["legal"], legal[i])
         assert b["move"] == int(np.where(legal[i], policy[i].astype(np.float32), -1).argmax())
         assert b["ply"] == i * 7 and b["mover"] == (1 if i % 2 == 0 else -1)
         assert b["value"] == pytest.approx(np.linspace(-1, 1, 5)[i], abs=0.01)
+
+
+def _runs(r):
+    return r["runs"]
+
+
+@pytest.mark.parametrize("file, change, message", [
+    ("sweep.json", lambda r: _runs(r)[0].pop("d_sae"), r"runs\[0\]: key 'd_sae' is missing"),
+    ("sweep.json", lambda r: _runs(r)[0].update(k="32"), r"runs\[0\]: 'k' has the wrong type"),
+    ("sweep.json", lambda r: _runs(r)[1]["metrics"].pop("fvu"), r"run 'topk_96': metric 'fvu' is None, expected a number"),
+    ("sweep.json", lambda r: r.update(eval_split="val"), r"eval_split is 'val'"),
+    ("sweep.json", lambda r: r.update(format="othello-sae-scaling/1"), r"has format 'othello-sae-scaling/1'"),
+    ("relu_64/metrics.json", lambda m: m.update(d_sae=65), r"run 'relu_64' has d_sae 64, but .*relu_64/metrics.json says 65"),
+    ("relu_64/metrics.json", lambda m: m["metrics"].pop("l0"), r"relu_64/metrics.json: metric 'l0' is None"),
+])
+def test_malformed_inputs_are_one_line_errors_naming_the_file(generated, tmp_path, file, change, message):
+    """The viewer reads each field by its one name, through the readers of sae/; anything else is refused."""
+    sweep = shutil.copytree(generated["sae_dir"], tmp_path / "sae")
+    data = json.loads((sweep / file).read_text())
+    change(data)
+    (sweep / file).write_text(json.dumps(data))
+    args = inputs(generated) + ["--sae.out", str(sweep), "--vis.out", str(tmp_path / "o")]
+    with pytest.raises(SystemExit, match=message) as e:
+        generate_vis_data.main(args)
+    assert str(sweep / file) in str(e.value) and "\n" not in str(e.value)
+    assert not (tmp_path / "o").exists()
+
+
+def test_unknown_run_and_wrong_network_are_errors(generated, tmp_path):
+    base = inputs(generated) + ["--vis.out", str(tmp_path / "o")]
+    with pytest.raises(SystemExit, match="has no run named nope"):
+        generate_vis_data.main(base + ["--vis.only", "nope"])
+    other = tmp_path / "other.pt"
+    demo_data.make_checkpoint(other, TINY_NET, seed=1)
+    with pytest.raises(SystemExit, match=f"checkpoint {other} is not the network the store .* was collected with"):
+        generate_vis_data.main(base + ["--checkpoint", str(other)])
+    assert not (tmp_path / "o").exists()
+
+
+def test_recorded_config_repeats_the_run(generated, tmp_path):
+    """index.json records the full config: `--config vis/data/index.json` rebuilds the same data."""
+    import config
+    cfg = config.load_config(generated["out"] / "index.json")
+    assert cfg.vis.top == 6 and cfg.sae.out == str(generated["sae_dir"]) and cfg.checkpoint == str(generated["checkpoint"])
+    again = tmp_path / "again"
+    assert generate_vis_data.main(["--config", str(generated["out"] / "index.json"), "--vis.out", str(again)]) == 0
+    for s in generated["index"]["saes"]:
+        assert load(generated, s, "features.json") == json.loads((again / s["dir"] / "features.json").read_text())
+        assert load(generated, s, "shards/0.json") == json.loads((again / s["dir"] / "shards/0.json").read_text())
+
+
+def test_runs_as_a_script(tmp_path):
+    """`python vis/generate_vis_data.py` (the README's command) reads the root config, not vis/config.py."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    repo = Path(generate_vis_data.__file__).resolve().parent.parent
+    r = subprocess.run([sys.executable, "vis/generate_vis_data.py", "--vis.check", "--vis.out", str(tmp_path / "o")],
+                       cwd=repo, capture_output=True, text=True)
+    assert r.returncode == 1 and "no viewer data at" in r.stdout, r.stderr

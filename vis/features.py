@@ -1,6 +1,6 @@
 """Per-feature statistics of one SAE on one split, computed in a few batched passes.
 
-1. `encode_sparse`: encode the whole split once, in chunks, keeping only the
+1. `encode_sparse`: encode the held-out split once, in chunks, keeping only the
    non-zero activations as (row, feature, value) triples. SAEs are sparse, so this
    is N x L0 entries instead of N x d_sae, and every later statistic is a
    segment of these triples sorted by (feature, activation descending).
@@ -28,29 +28,21 @@ HIST_RANGE = 1e-3  # the histogram's lowest edge is at least max * HIST_RANGE (l
 
 
 def encode_sparse(sae, acts, chunk=4096, desc="encode"):
-    """Encode all rows; return (rows int32, feats int32, vals float32, eval metrics dict)."""
-    n = len(acts)
+    """Encode all rows [N, d_in] once; return the non-zero activations as (rows int32, feats int32, vals float32).
+
+    Only per-feature viewer statistics are derived from these; the SAE's own metrics (FVU, L0,
+    dead fraction) were computed once at training time and are read from its metrics.
+    """
     rows, feats, vals = [], [], []
-    sq_err = sum_x = sum_x2 = 0.0
-    b_dec, W_dec = torch.from_numpy(sae.weights["b_dec"]), torch.from_numpy(sae.W_dec)
-    for i in tqdm(range(0, n, chunk), desc=desc, unit="chunk", leave=False, disable=None):
+    for i in tqdm(range(0, len(acts), chunk), desc=desc, unit="chunk", leave=False, disable=None):
         x = torch.from_numpy(np.asarray(acts[i:i + chunk], dtype=np.float32))
         f = sae.encode(x).cpu()
         r, c = torch.nonzero(f > 0, as_tuple=True)
         rows.append((r + i).to(torch.int32).numpy())
         feats.append(c.to(torch.int32).numpy())
         vals.append(f[r, c].numpy())
-        x_hat = f @ W_dec + b_dec
-        sq_err += float(((x - x_hat) ** 2).sum())
-        sum_x = sum_x + x.double().sum(0)
-        sum_x2 += float((x.double() ** 2).sum())
-    rows, feats, vals = (np.concatenate(a) if a else np.zeros(0, t) for a, t in
-                         zip((rows, feats, vals), (np.int32, np.int32, np.float32)))
-    # FVU about the mean of this split (not about zero): sum|x - x_hat|^2 / sum|x - mean|^2
-    total_var = sum_x2 - float((sum_x ** 2).sum()) / max(n, 1) if n else 0.0
-    metrics = {"l0": len(vals) / max(n, 1), "fvu": sq_err / total_var if total_var > 0 else None,
-               "mse": sq_err / max(n * acts.shape[1], 1), "positions": n}
-    return rows, feats, vals, metrics
+    return tuple(np.concatenate(a) if a else np.zeros(0, t) for a, t in
+                 zip((rows, feats, vals), (np.int32, np.int32, np.float32)))
 
 
 class Segments:
@@ -68,7 +60,7 @@ class Segments:
         return self.rows[s:s + self.count[f]], self.vals[s:s + self.count[f]]
 
 
-def feature_stats(seg, n_rows, top=16, bands=4, per_band=4, seed=0):
+def feature_stats(seg, n_rows, *, top, bands, per_band, seed):
     """Summary arrays and example rows for every feature (dict of numpy arrays / lists)."""
     d, count = seg.d_sae, seg.count
     alive = count > 0
@@ -120,7 +112,7 @@ def _band_samples(rows, vals, top, bands, per_band, rng):
 
 
 @torch.inference_mode()
-def policy_effects(net, site, acts, legal, seg, mean_act, W_dec, samples=32, batch_rows=8192, seed=0, device="cpu"):
+def policy_effects(net, site, acts, legal, seg, mean_act, W_dec, *, samples, seed, device, batch_rows=8192):
     """Mean centred logit change per move [d, 37] (NaN where never legal) and value change [d]."""
     d = seg.d_sae
     rng = np.random.default_rng(seed + 1)
@@ -166,7 +158,7 @@ def policy_effects(net, site, acts, legal, seg, mean_act, W_dec, samples=32, bat
 
 
 @torch.inference_mode()
-def similar_features(W_dec, k=8, chunk=1024):
+def similar_features(W_dec, *, k, chunk=1024):
     """Top-k other features by decoder cosine similarity: (ids [d, k], cos [d, k])."""
     W = torch.from_numpy(np.ascontiguousarray(W_dec, dtype=np.float32))
     W = W / W.norm(dim=1, keepdim=True).clamp_min(1e-12)

@@ -1,245 +1,201 @@
-"""Build the feature viewer's data from trained SAEs and an activation store.
+"""Build the feature viewer's data from a trained SAE sweep and its activation store.
 
-    python vis/generate_vis_data.py                       # runs/sae + runs/acts -> vis/data (test split)
-    python vis/generate_vis_data.py --sae-dir runs/sae_big --split val --top 24
-    python vis/generate_vis_data.py --check               # is vis/data stale? (exit 1 if so)
+    python vis/generate_vis_data.py                       # runs/sae + runs/acts -> vis/data
+    python vis/generate_vis_data.py --sae.out runs/sae_big --vis.top 24
+    python vis/generate_vis_data.py --vis.check           # is vis/data stale? (exit 1 if so)
     cd vis && python -m http.server 8000                  # then open http://localhost:8000
 
-Every SAE folder under --sae-dir (SAELens layout) is evaluated on one split of the
-store (default: test, i.e. held-out games): each feature's density, activation
-histogram, top-activating boards, samples from activation-quantile bands, the
-effect of its decoder direction on the policy and value (see vis/features.py for
-the exact definition) and its most similar features. The output folder is
-replaced as a whole; its layout is described in vis/writer.py.
+Every run of the sweep report in --sae.out is shown with the metrics computed once when it was
+trained (FVU, L0, dead fraction, downstream), and evaluated on the held-out split of the
+store in --collect.out for the viewer's own per-feature data: density, activation histogram,
+top-activating boards, samples from activation-quantile bands, the effect of the feature's
+decoder direction on the network's policy and value (see vis/features.py) and its most
+similar features. --checkpoint must be the network the store was collected with. The
+output folder --vis.out is replaced as a whole; its layout is vis/viewer_data.py's.
 """
-import argparse
 import datetime
-import hashlib
-import json
-import shutil
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
-from alphazero.checkpoint import CheckpointError, file_sha256, load_network
-from sae.activations import ActivationStoreError
-from sae.export import SAELoadError
+from alphazero.checkpoint import CheckpointError, file_sha256, load_network, resolve_checkpoint
 from vis import features as F
-from vis import writer as W
-from vis.sources import SAE, Store, find_saes, read_scaling, scaling_row
+from vis import viewer_data as V
+from vis.sources import SAE, SourceError, Store, Sweep, weights_fingerprint
 
-FORMAT = "othello-vis/1"  # bump with vis/js/data.js FORMAT when the layout changes
-
-
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sae-dir", default="runs/sae", help="folder of SAE folders + scaling.json (default: %(default)s)")
-    ap.add_argument("--acts", default="runs/acts", help="activation store (default: %(default)s)")
-    ap.add_argument("--out", default="vis/data", help="output folder, replaced as a whole (default: %(default)s)")
-    ap.add_argument("--split", default="test", help="store split to evaluate on (default: %(default)s: held-out games)")
-    ap.add_argument("--checkpoint", default=None, help="network checkpoint (default: the one named in the store's manifest)")
-    ap.add_argument("--top", type=int, default=16, help="top-activating boards per feature (default: %(default)s)")
-    ap.add_argument("--bands", type=int, default=4, help="activation quantile bands per feature (default: %(default)s)")
-    ap.add_argument("--per-band", type=int, default=4, help="sampled boards per band (default: %(default)s)")
-    ap.add_argument("--effect-samples", type=int, default=32,
-                    help="firing positions per feature for the policy effect (default: %(default)s)")
-    ap.add_argument("--similar", type=int, default=8, help="similar features listed (default: %(default)s)")
-    ap.add_argument("--shard-size", type=int, default=64, help="features per detail shard (default: %(default)s)")
-    ap.add_argument("--max-positions", type=int, default=0, help="use only the first N rows of the split (0 = all)")
-    ap.add_argument("--only", default=None, help="comma-separated SAE folder names to include (default: all)")
-    ap.add_argument("--seed", type=int, default=0, help="seed for the sampled examples (default: %(default)s)")
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="torch device (default: %(default)s)")
-    ap.add_argument("--check", action="store_true", help="only report whether --out is stale against --sae-dir/--acts")
-    args = ap.parse_args(argv)
-    if args.check:
-        return check(args)
-
-    try:
-        return generate(args, argv)
-    except (ActivationStoreError, SAELoadError, CheckpointError) as e:
-        sys.exit(f"error: {e}")
+EFFECT_METHOD = ("mean over up to {n} random positions where the feature fires: add (mean firing activation) x "
+                 "decoder vector at the site; logit change centred over each position's legal moves")
 
 
-def generate(args, argv):
-    """Evaluate every SAE and write the viewer data (see the module docstring)."""
+def build_viewer_data(sweep_dir, store_path, vis_cfg, seed, device, config_dict, checkpoint=None):
+    """Stage: sweep + store -> viewer data at `vis_cfg.out` (returned as a Path).
+
+    `checkpoint`: the network the store was collected with (None: the one its manifest names);
+    its sha256 must match the manifest. `config_dict` (config.to_dict of the run) is recorded.
+    Raises SourceError / CheckpointError naming the bad input.
+    """
     t0 = time.perf_counter()
-    store = Store(args.acts, args.split)
-    n = store.count if args.max_positions <= 0 else min(store.count, args.max_positions)
+    store = Store(store_path)
+    n = store.count if vis_cfg.max_positions <= 0 else min(store.count, vis_cfg.max_positions)
     if n == 0:
-        sys.exit(f"split '{args.split}' of {args.acts} is empty; choose another with --split")
-    checkpoint = args.checkpoint or store.manifest.get("checkpoint")
-    store_sha = store.manifest.get("checkpoint_sha256")
-    ckpt_sha = file_sha256(checkpoint) if checkpoint and Path(checkpoint).is_file() else None
-    warnings = []
-    if store_sha and ckpt_sha and store_sha != ckpt_sha:
-        warnings.append(f"checkpoint {checkpoint} is not the one the store was collected with")
-    net = load_network(checkpoint, args.device)
-
-    folders = find_saes(args.sae_dir)
-    if args.only:
-        keep = set(args.only.split(","))
-        folders = [f for f in folders if f.name in keep]
-    if not folders:
-        sys.exit(f"no SAE folders (cfg.json + sae_weights.safetensors) under {args.sae_dir}; train some first")
+        raise SourceError(f"split '{store.split}' of the store {store.path} is empty: collect more games")
+    ckpt, ckpt_sha = store_checkpoint(store, checkpoint)
+    sweep = Sweep(sweep_dir)
+    if sweep.report["store"]["checkpoint_sha256"] != ckpt_sha:
+        raise SourceError(f"{sweep.where}: its SAEs were trained on activations of another network than the one "
+                          f"the store {store.path} holds (checkpoint sha256 differs): collect the store with "
+                          f"that network ({sweep.report['store']['path']} was)")
+    runs = sweep.select(vis_cfg.only)
+    for run in runs:
+        if run["site"] not in store.sites:
+            raise SourceError(f"{sweep.where}: run '{run['name']}' is at site '{run['site']}', which the store "
+                              f"{store.path} does not hold (it has {', '.join(store.sites)})")
+    net = load_network(ckpt, device)
+    warnings = []  # usable but worth knowing: the page shows them in a banner
+    if Path(sweep.report["store"]["path"]).resolve() != store.path.resolve():
+        warnings.append(f"the SAE metrics were measured on the store {sweep.report['store']['path']}, the feature "
+                        f"data on {store.path} (same network, other positions)")
     legal = np.asarray(store.array("legal")[:n])
 
     results = []
-    for folder in tqdm(folders, desc="SAEs", unit="sae", disable=None):
-        sae = SAE(folder, args.device)
-        site = sae.site or (store.manifest["sites"][0] if len(store.manifest.get("sites", [])) == 1 else None)
-        if site not in store.manifest.get("sites", []):
-            warnings.append(f"{sae.name}: site {site!r} is not in the store; skipped")
-            continue
-        results.append(evaluate(sae, site, store, n, legal, net, args, store_sha, warnings))
+    for run in tqdm(runs, desc="SAEs", unit="sae", disable=None):
+        results.append(evaluate(SAE(sweep, run, device), store, n, legal, net, vis_cfg, seed, device))
 
     # one board table shared by every SAE: the split rows any example refers to
     used = np.unique(np.concatenate([rows for r in results for rows in r["example_rows"]] + [np.zeros(0, np.int64)]))
     board_id = np.full(n, -1, np.int64)
     board_id[used] = np.arange(len(used))
-    records = W.pack_boards(*(np.asarray(store.array(k)[:n])[used] for k in ("boards", "legal", "mover", "ply", "policy", "value")))
-
-    out = Path(args.out)
-    tmp = out.with_name(out.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    n_chunks = W.write_boards(tmp, records)
-    saes = []
-    for r in results:
-        saes.append(write_sae(tmp, r, board_id, args.shard_size))
-    scaling = merge_scaling(read_scaling(args.sae_dir), [s["scaling"] for s in saes])
-    index = {
-        "format": FORMAT,
-        "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["python vis/generate_vis_data.py"] + (argv if argv is not None else sys.argv[1:])),
-        "checkpoint": checkpoint, "checkpoint_sha256": store_sha or ckpt_sha,
-        "store": {"path": str(store.path), "fingerprint": store.fingerprint, "split": args.split, "positions": n,
-                  "count": store.manifest.get("count"), "sites": store.manifest.get("sites")},
-        "boards": {"count": int(len(used)), "chunks": n_chunks, "per_chunk": W.BOARDS_PER_CHUNK,
-                   "record_bytes": W.RECORD_BYTES},
-        "effect_method": ("mean over up to %d random positions where the feature fires: add (mean firing activation) x "
-                          "decoder vector at the site; logit change centred over each position's legal moves"
-                          % args.effect_samples),
-        "saes": [{k: v for k, v in s.items() if k != "scaling"} for s in saes],
-        "scaling": scaling,
-        "warnings": warnings,
-    }
-    W.write_json(tmp / "index.json", index)
-    W.swap_in(tmp, out)
-    for w in warnings:
-        print("warning:", w, file=sys.stderr)
+    records = V.pack_boards(*(np.asarray(store.array(k)[:n])[used]
+                              for k in ("boards", "legal", "mover", "ply", "policy", "value")))
+    with V.Writer(vis_cfg.out) as w:
+        boards = w.boards(records)
+        saes = [write_sae(w, r, board_id, vis_cfg.shard_size) for r in results]
+        out = w.commit({
+            "config": config_dict,
+            "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "checkpoint": str(ckpt), "checkpoint_sha256": ckpt_sha,
+            "store": {"path": str(store.path), "fingerprint": store.fingerprint, "split": store.split,
+                      "positions": n, "count": store.total, "sites": store.sites},
+            "sweep": {"path": str(sweep.dir), "format": sweep.report["format"], "eval_split": sweep.report["eval_split"]},
+            "boards": boards,
+            "effect_method": EFFECT_METHOD.format(n=vis_cfg.effect_samples),
+            "saes": saes,
+            "scaling": [scaling_row(r) for r in sweep.runs],
+            "warnings": warnings,
+        })
+    for msg in warnings:
+        print("warning:", msg, file=sys.stderr)
     print(f"wrote {out}: {len(saes)} SAEs, {len(used)} boards, {time.perf_counter() - t0:.1f} s")
-    return 0
+    return out
 
 
-def evaluate(sae, site, store, n, legal, net, args, store_sha, warnings):
-    """All statistics of one SAE (numpy arrays, not yet written)."""
-    acts = store.acts(site)[:n]
-    rows, feats, vals, ev = F.encode_sparse(sae, acts, desc=f"encode {sae.name}")
-    seg = F.Segments(rows, feats, vals, sae.d_sae)
-    stats = F.feature_stats(seg, n, top=args.top, bands=args.bands, per_band=args.per_band, seed=args.seed)
-    d_logit, d_value, n_eff = F.policy_effects(net, site, acts, legal, seg, stats["mean"], sae.W_dec,
-                                               samples=args.effect_samples, seed=args.seed, device=args.device)
-    sim_ids, sim_cos = F.similar_features(sae.W_dec, k=args.similar)
-    sae_sha = sae.metrics.get("checkpoint_sha256") or (sae.cfg.get("metadata") or {}).get("checkpoint_sha256")
-    if sae_sha and store_sha and sae_sha != store_sha:
-        warnings.append(f"{sae.name}: trained on a different checkpoint than the activation store")
+def store_checkpoint(store, checkpoint):
+    """(path, sha256) of the network whose activations the store holds; another network is an error."""
+    manifest = store.path / "manifest.json"
+    want, named = store.manifest["checkpoint_sha256"], store.manifest["checkpoint"]
+    path = Path(checkpoint) if checkpoint is not None else Path(named)
+    if not path.is_file():
+        raise SourceError(f"checkpoint {path} not found (the store was collected with {named}, per {manifest})")
+    if file_sha256(path) != want:
+        raise SourceError(f"checkpoint {path} is not the network the store {store.path} was collected with "
+                          f"(sha256 differs from {manifest}, which names {named}): pass --checkpoint {named}")
+    return path, want
+
+
+def evaluate(sae, store, n, legal, net, vis_cfg, seed, device):
+    """All per-feature statistics of one SAE on the first `n` held-out rows (numpy, not yet written)."""
+    acts = store.acts(sae.site)[:n]
+    seg = F.Segments(*F.encode_sparse(sae, acts, desc=f"encode {sae.name}"), sae.d_sae)
+    stats = F.feature_stats(seg, n, top=vis_cfg.top, bands=vis_cfg.bands, per_band=vis_cfg.per_band, seed=seed)
+    d_logit, d_value, n_eff = F.policy_effects(net, sae.site, acts, legal, seg, stats["mean"], sae.W_dec,
+                                               samples=vis_cfg.effect_samples, seed=seed, device=device)
     example_rows = list(stats["top_rows"]) + [b["rows"] for bands in stats["bands"] for b in bands]
-    return {"sae": sae, "site": site, "stats": stats, "eval": ev, "d_logit": d_logit, "d_value": d_value,
-            "n_eff": n_eff, "sim": (sim_ids, sim_cos), "example_rows": example_rows, "sae_sha": sae_sha}
+    return {"sae": sae, "stats": stats, "d_logit": d_logit, "d_value": d_value, "n_eff": n_eff,
+            "sim": F.similar_features(sae.W_dec, k=vis_cfg.similar), "example_rows": example_rows}
 
 
-def write_sae(out, r, board_id, shard_size):
+def write_sae(w, r, board_id, shard_size):
     """Write features.json and the shards of one SAE; return its index entry."""
     sae, stats = r["sae"], r["stats"]
-    folder = out / "saes" / safe_name(sae.name)
-    summary, per_feature = concepts_of(sae.metrics, sae.d_sae)
-    W.write_json(folder / "features.json", W.feature_summary(stats, r["d_logit"]))
-    details = [W.feature_detail(i, stats, r["d_logit"], r["d_value"], r["n_eff"], *r["sim"], board_id,
-                                per_feature[i] if per_feature else None) for i in range(sae.d_sae)]
-    n_shards = W.write_shards(folder, details, shard_size)
-    key, value = sae.sparsity()
-    metrics = {k: W.num(v) for k, v in sae.metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    row = scaling_row({"name": sae.name, "architecture": sae.architecture, "site": r["site"], "d_sae": sae.d_sae,
-                       **sae.metrics, "metrics": sae.metrics, **({key: value} if key else {})})
-    alive = int((stats["count"] > 0).sum())
-    evaluation = {"l0": W.num(r["eval"]["l0"]), "fvu": W.num(r["eval"]["fvu"]), "mse": W.num(r["eval"]["mse"]),
-                  "dead_frac": W.num(1 - alive / sae.d_sae), "positions": r["eval"]["positions"]}
-    for k in ("l0", "fvu", "mse", "dead_frac"):  # plots fall back to our own split numbers
-        if row.get(k) is None:
-            row[k] = evaluation[k]
-    return {"name": sae.name, "dir": "saes/" + safe_name(sae.name), "architecture": sae.architecture,
-            "site": r["site"], "d_in": sae.d_in, "d_sae": sae.d_sae, "k": sae.cfg.get("k"),
-            "sparsity_key": key, "sparsity": value, "metrics": metrics, "eval": evaluation, "alive": alive,
-            "concepts": summary, "checkpoint_sha256": r["sae_sha"], "weights_sha256": weights_sha(sae.folder),
-            "shards": n_shards, "shard_size": shard_size, "scaling": row}
+    folder = V.safe_name(sae.name)
+    summary, per_feature = sae.concepts()
+    details = [V.feature_detail(i, stats, r["d_logit"], r["d_value"], r["n_eff"], *r["sim"], board_id,
+                                [per_feature[i]] if per_feature and per_feature[i] else None)
+               for i in range(sae.d_sae)]
+    n_shards = w.sae(folder, V.feature_summary(stats, r["d_logit"]), details, shard_size)
+    return {"name": sae.name, "dir": "saes/" + folder, "architecture": sae.arch, "site": sae.site,
+            "d_in": sae.d_in, "d_sae": sae.d_sae, **sparsity(sae.k, sae.l1), "metrics": sae.shown_metrics(),
+            "alive": int((stats["count"] > 0).sum()), "concepts": summary,
+            "weights_sha256": weights_fingerprint(sae.folder), "metrics_sha256": sae.fingerprint,
+            "shards": n_shards, "shard_size": shard_size}
 
 
-def merge_scaling(sweep_rows, sae_rows):
-    """scaling.json rows, gaps filled from the exported SAE of the same name; SAEs it lacks appended."""
-    by_name = {r["name"]: r for r in sae_rows}
-    out = [{**by_name.get(r["name"], {}), **{k: v for k, v in r.items() if v is not None}} for r in sweep_rows]
-    named = {r["name"] for r in sweep_rows}
-    return out + [r for r in sae_rows if r["name"] not in named]
+def sparsity(k, l1):
+    """The knob that sets an SAE's sparsity, from its report entry: k (TopK kinds) or the L1 coefficient."""
+    return {"k": k, "l1": l1, "sparsity_key": "k" if k is not None else "l1" if l1 is not None else None,
+            "sparsity": k if k is not None else l1}
 
 
-def concepts_of(metrics, d_sae):
-    """metrics["concepts"] (sae/concepts.py) -> (scalar summary dict or None, per-feature list or None)."""
-    c = metrics.get("concepts")
-    if not isinstance(c, dict):
-        return None, None
-    summary = {}
-    for group in ("coverage", "reconstruction"):
-        for k, v in (c.get(group) or {}).items():
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                summary[f"{group} {k}"] = W.num(v)
-    per = c.get("features")
-    if isinstance(per, list) and len(per) == d_sae:
-        per = [[e] if isinstance(e, dict) else e for e in per]  # the page shows a list of entries
-    elif isinstance(per, list):  # sparse form: [{"feature": id, ...}, ...]
-        entries = per
-        per = [None] * d_sae
-        for e in entries:
-            if isinstance(e, dict) and 0 <= int(e.get("feature", -1)) < d_sae:
-                per[int(e["feature"])] = (per[int(e["feature"])] or []) + [e]
-    else:
-        per = None
-    return summary or None, per
+def scaling_row(run):
+    """One run of the sweep report -> a point of the scaling plots."""
+    m = run["metrics"]
+    return {"name": run["name"], "architecture": run["arch"], "site": run["site"], "d_sae": run["d_sae"],
+            **sparsity(run["k"], run["l1"]), "l0": m["l0"], "fvu": m["fvu"], "dead_frac": m["dead_frac"]}
 
 
-def safe_name(name):
-    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
+def check(out, sweep_dir, store_path, only):
+    """Compare the viewer data at `out` with the current store and sweep; 0 if up to date, 1 if stale.
 
-
-def weights_sha(folder):
-    return file_sha256(Path(folder) / "sae_weights.safetensors")
-
-
-def check(args):
-    """Compare --out/index.json with the current store and SAE folders; exit 1 when stale."""
-    index_file = Path(args.out) / "index.json"
-    if not index_file.is_file():
-        print(f"no viewer data at {args.out}: run python vis/generate_vis_data.py")
+    Missing or malformed inputs raise SourceError (the data cannot be checked against them).
+    """
+    try:
+        index = V.read_index(out)
+    except V.ViewerDataError as e:
+        print(f"stale: {e}")
         return 1
-    index = json.loads(index_file.read_text())
+    if index is None:
+        print(f"no viewer data at {out}: run python vis/generate_vis_data.py")
+        return 1
+    store, sweep = Store(store_path), Sweep(sweep_dir)
     problems = []
-    if index.get("format") != FORMAT:
-        problems.append(f"format {index.get('format')} != {FORMAT}")
-    manifest = Path(args.acts) / "manifest.json"
-    if manifest.is_file() and hashlib.sha256(manifest.read_bytes()).hexdigest() != index["store"]["fingerprint"]:
-        problems.append(f"activation store {args.acts} changed")
-    current = {f.name: weights_sha(f) for f in find_saes(args.sae_dir)}
-    known = {s["name"]: s["weights_sha256"] for s in index.get("saes", [])}
-    problems += [f"SAE {k} changed" for k in known if k in current and current[k] != known[k]]
-    problems += [f"SAE {k} is new" for k in current if k not in known]
+    if store.fingerprint != index["store"].get("fingerprint"):
+        problems.append(f"activation store {store.path} changed")
+    known = {s["name"]: s for s in index["saes"]}
+    current = {r["name"]: r for r in sweep.select(only)}
+    for name, run in current.items():
+        if name not in known:
+            problems.append(f"SAE {name} is new")
+            continue
+        sae = SAE(sweep, run)
+        if weights_fingerprint(sae.folder) != known[name].get("weights_sha256"):
+            problems.append(f"SAE {name} changed")
+        elif sae.fingerprint != known[name].get("metrics_sha256"):
+            problems.append(f"metrics of SAE {name} changed")
+    problems += [f"SAE {name} is no longer in the sweep" for name in known if name not in current]
     for p in problems:
         print("stale:", p)
     print("vis data is", "STALE: rerun python vis/generate_vis_data.py" if problems else "up to date")
     return 1 if problems else 0
 
 
+def main(argv=None):
+    import config  # the root config tree (repo root): only the command line uses it
+    cfg = config.parse(config.Config, argv, __doc__)
+    try:
+        if cfg.vis.check:
+            return check(cfg.vis.out, cfg.sae.out, cfg.collect.out, cfg.vis.only)
+        build_viewer_data(cfg.sae.out, cfg.collect.out, cfg.vis, cfg.seed, config.resolve_device(cfg.device),
+                          config.to_dict(cfg), resolve_checkpoint(cfg.checkpoint))
+    except (SourceError, CheckpointError) as e:
+        sys.exit(f"error: {e}")
+    return 0
+
+
 if __name__ == "__main__":
+    # run as `python vis/generate_vis_data.py`: the script's folder (vis/, which has its own config.py)
+    # comes first on sys.path and would shadow the root `config` module
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
     sys.exit(main())

@@ -1,11 +1,12 @@
-"""Read what the viewer is built from: the activation store, the SAE sweep, the network.
+"""Read what the viewer is built from, only through the readers of the modules that wrote it.
 
-* the activation store (`runs/acts`): `sae.activations.ActivationStore`, one split of it;
-* one SAE folder (SAELens layout: `cfg.json`, `sae_weights.safetensors`, `metrics.json`):
-  `sae.export.load_sae`, whose errors name the broken file;
-* the sweep's `scaling.json` (sae/report.py: {"format", ..., "runs": [...]}), flattened
-  into rows of {name, architecture, d_sae, l0, fvu, ...} for the scaling plots. Older or
-  hand-written files (a bare list of runs, metrics nested under keys) are read too.
+* the activation store: `sae.activations.ActivationStore`, its held-out split `sae.config.EVAL_SPLIT`;
+* the sweep report: `sae.sweep_report.read_sweep_report` (every SAE of the sweep, its settings and
+  the metrics computed once when it was trained, on EVAL_SPLIT);
+* one SAE: `sae.export.load_sae` (weights, encoder) and `sae.export.load_metrics` (its metrics record).
+
+Each reader knows the one format its writer wrote. A missing or malformed field is a
+SourceError naming the file; nothing is guessed and no value is filled in from elsewhere.
 """
 import hashlib
 import json
@@ -13,25 +14,39 @@ from pathlib import Path
 
 import torch
 
-from sae.activations import ActivationStore
-from sae.export import load_sae
+from alphazero.checkpoint import file_sha256
+from sae.activations import ActivationStore, ActivationStoreError
+from sae.config import EVAL_SPLIT
+from sae.export import SAELoadError, load_metrics, load_sae
+from sae.sweep_report import FILE as REPORT_FILE
+from sae.sweep_report import SweepReportError, read_sweep_report
 
-SPARSITY_KEYS = ["k", "l1_coefficient", "l1_coeff", "l1", "sparsity_coefficient", "l0_coefficient",
-                 "target_l0", "lambda", "lam"]
+REQUIRED_METRICS = ("fvu", "l0", "dead_frac")  # what the landing page and the scaling plots show
+
+
+class SourceError(ValueError):
+    """An input of the viewer that is missing, malformed, or inconsistent (the message names the file)."""
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 # --------------------------------------------------------------------- store
 class Store:
-    """The rows of one split of an activation store, as numpy arrays (memory-mapped)."""
+    """The held-out rows (split EVAL_SPLIT) of an activation store, as memory-mapped numpy arrays."""
 
-    def __init__(self, path, split):
+    def __init__(self, path):
         self.path = Path(path)
-        self._store = ActivationStore(self.path)  # validates manifest, shapes and dtypes
+        try:
+            self._store = ActivationStore(self.path)  # validates manifest, shapes and dtypes
+        except ActivationStoreError as e:
+            raise SourceError(str(e)) from None
         self.manifest = self._store.manifest
-        # a fingerprint of the exact store: its manifest bytes (which name the checkpoint and row counts)
-        self.fingerprint = hashlib.sha256((self.path / "manifest.json").read_bytes()).hexdigest()
-        self.split = split
-        self.start, self.stop = self._store.split_rows(split)
+        self.sites, self.total = self._store.sites, self._store.count
+        self.fingerprint = fingerprint(self.path)
+        self.split = EVAL_SPLIT
+        self.start, self.stop = self._store.split_rows(self.split)
         self.count = self.stop - self.start
 
     def acts(self, site):
@@ -43,36 +58,97 @@ class Store:
         return self._store.array(name, self.split)
 
 
+def fingerprint(store_path):
+    """sha256 of the store's manifest, which names the checkpoint, the sites and the row counts."""
+    return file_sha256(Path(store_path) / "manifest.json")
+
+
+# ---------------------------------------------------------------- the sweep
+class Sweep:
+    """The sweep report of `sweep_dir` (validated by its reader) and the runs the viewer shows."""
+
+    def __init__(self, sweep_dir):
+        self.dir = Path(sweep_dir)
+        self.where = str(self.dir / REPORT_FILE)
+        try:
+            self.report = read_sweep_report(self.dir)
+        except SweepReportError as e:
+            raise SourceError(str(e)) from None
+        self.runs = self.report["runs"]
+        if not self.runs:
+            raise SourceError(f"{self.where} lists no SAEs: train some with python train_sae.py --sae.out {self.dir}")
+        for run in self.runs:
+            check_metrics(run["metrics"], f"{self.where}: run '{run['name']}'")
+
+    def select(self, only):
+        """The runs named in the comma list `only` ('' = all); an unknown name is an error."""
+        if not only:
+            return self.runs
+        want = [n for n in only.split(",") if n]
+        known = {r["name"] for r in self.runs}
+        unknown = [n for n in want if n not in known]
+        if unknown:
+            raise SourceError(f"{self.where} has no run named {', '.join(unknown)} (it has {', '.join(sorted(known))})")
+        return [r for r in self.runs if r["name"] in want]
+
+
+def check_metrics(metrics, where):
+    """The metrics the viewer shows must be there, as numbers (NaN allowed: shown as '–')."""
+    for key in REQUIRED_METRICS:
+        if not _number(metrics.get(key)):
+            raise SourceError(f"{where}: metric '{key}' is {metrics.get(key)!r}, expected a number")
+    return metrics
+
+
 # ----------------------------------------------------------------------- SAE
 class SAE:
-    """One SAE folder: config, metrics, weights (numpy) and an encoder on raw activations."""
+    """One run of the sweep: its SAE (encoder on raw activations), its metrics and its report entry."""
 
-    def __init__(self, folder, device="cpu"):
-        self.folder = Path(folder)
-        self.name = self.folder.name
-        self.module = load_sae(self.folder, device)  # FoldedSAE; raises SAELoadError naming the problem
-        self.cfg = json.loads((self.folder / "cfg.json").read_text())
-        metrics_file = self.folder / "metrics.json"
-        self.metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
-        self.weights = {k: v.numpy() for k, v in self.module.tensors().items()}
-        # the training architecture (relu, topk, batchtopk, ...) is more telling than the SAELens one
-        self.architecture = str(self.metrics.get("sae_arch") or (self.cfg.get("metadata") or {}).get("sae_arch")
-                                or self.cfg["architecture"])
-        self.d_in, self.d_sae = self.module.d_in, self.module.d_sae
-        self.site = (self.cfg.get("metadata") or {}).get("hook_name") or self.metrics.get("site")
+    def __init__(self, sweep, run, device="cpu"):
+        self.name, self.site, self.arch = run["name"], run["site"], run["arch"]
+        self.k, self.l1 = run["k"], run["l1"]
+        self.folder = sweep.dir / run["folder"]
+        try:
+            self.module = load_sae(self.folder, device)
+            record = load_metrics(self.folder)
+        except SAELoadError as e:
+            raise SourceError(str(e)) from None
+        where = self.folder / "metrics.json"
+        self.metrics = check_metrics(record["metrics"], str(where))  # computed once, at training
+        self.fingerprint = fingerprint_of(record)
+        self.d_in, self.d_sae = int(self.module.d_in), int(self.module.d_sae)
+        for key in ("site", "arch", "d_sae"):
+            if record[key] != run[key]:
+                raise SourceError(f"{sweep.where}: run '{self.name}' has {key} {run[key]!r}, but {where} says "
+                                  f"{record[key]!r}: the folder is not the SAE the report describes")
+        if self.d_sae != run["d_sae"]:
+            raise SourceError(f"{sweep.where}: run '{self.name}' has d_sae {run['d_sae']}, but the weights in "
+                              f"{self.folder} have {self.d_sae} features")
         self.device = device
+        self.W_dec = self.module.W_dec.detach().float().cpu().numpy()  # [d_sae, d_in]
 
-    @property
-    def W_dec(self):
-        return self.weights["W_dec"]  # [d_sae, d_in]
+    def concepts(self):
+        """The board-concept evaluation in the metrics (sae/concepts.py), or (None, None) when it was not run.
 
-    def sparsity(self):
-        """(name, value) of the knob that sets sparsity (k for TopK, L1 coefficient, ...), or (None, None)."""
-        for source in (self.cfg, self.cfg.get("metadata") or {}, self.metrics, self.metrics.get("config") or {}):
-            for key in SPARSITY_KEYS:
-                if isinstance(source.get(key), (int, float)) and not isinstance(source.get(key), bool):
-                    return key, source[key]
-        return None, None
+        Returns (summary {"coverage <group>": x, "reconstruction <key>": x}, per-feature list [d_sae] of
+        entry dicts or None).
+        """
+        c = self.metrics.get("concepts")
+        if c is None:
+            return None, None
+        where = f"{self.folder / 'metrics.json'}: metrics.concepts"
+        if not isinstance(c, dict) or not all(isinstance(c.get(k), dict) for k in ("coverage", "reconstruction")):
+            raise SourceError(f"{where} must hold the objects 'coverage' and 'reconstruction'")
+        per = c.get("features")
+        if not isinstance(per, list) or len(per) != self.d_sae or not all(e is None or isinstance(e, dict) for e in per):
+            raise SourceError(f"{where}.features must list one entry (object or null) per feature ({self.d_sae})")
+        summary = {f"{group} {k}": v for group in ("coverage", "reconstruction")
+                   for k, v in c[group].items() if _number(v)}
+        return summary, per
+
+    def shown_metrics(self):
+        """The metrics as the page shows them: all but the per-feature concept labels (shown per feature)."""
+        return {k: v for k, v in self.metrics.items() if k != "concepts"}
 
     @torch.inference_mode()
     def encode(self, x):
@@ -80,94 +156,11 @@ class SAE:
         return self.module.encode(x.to(self.device, torch.float32)).float()
 
 
-def find_saes(sae_dir):
-    """Folders under `sae_dir` that hold an exported SAE, sorted by name."""
-    sae_dir = Path(sae_dir)
-    if not sae_dir.is_dir():
-        return []
-    return sorted(p for p in sae_dir.iterdir() if (p / "cfg.json").is_file() and (p / "sae_weights.safetensors").is_file())
+def fingerprint_of(obj):
+    """sha256 of plain JSON data (an SAE's metrics record), to tell when viewer data is stale."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
-# ------------------------------------------------------------------- scaling
-METRIC_ALIASES = {
-    "l0": ["l0", "L0", "mean_l0"],
-    "fvu": ["fvu", "FVU", "val_fvu", "test_fvu"],
-    "mse": ["mse", "MSE", "val_mse", "test_mse"],
-    "dead_frac": ["dead_frac", "dead_fraction", "frac_dead", "dead"],
-    "dead_pct": ["dead_pct", "dead_percent", "pct_dead"],
-    "delta_loss": ["delta_loss", "policy_kl", "kl", "ce_loss_increase"],
-}
-
-
-def flatten_runs(scaling):
-    """Any list/dict of runs -> list of dict rows (each a run). Unknown shapes give []."""
-    if isinstance(scaling, list):
-        return [r for r in scaling if isinstance(r, dict)]
-    if isinstance(scaling, dict):
-        for key in ("runs", "saes", "results", "sweep"):
-            if isinstance(scaling.get(key), list):
-                return flatten_runs(scaling[key])
-        values = list(scaling.values())
-        if values and all(isinstance(v, dict) for v in values):  # {name: run}
-            return [{"name": k, **v} for k, v in scaling.items()]
-    return []
-
-
-def find_value(obj, aliases, depth=0):
-    """The first numeric value under any alias, looking into nested dicts (metrics, config, ...)."""
-    if not isinstance(obj, dict) or depth > 3:
-        return None
-    for a in aliases:
-        v = obj.get(a)
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return float(v)
-    for v in obj.values():
-        if isinstance(v, dict):
-            found = find_value(v, aliases, depth + 1)
-            if found is not None:
-                return found
-    return None
-
-
-def find_text(obj, keys, depth=0):
-    if not isinstance(obj, dict) or depth > 3:
-        return None
-    for k in keys:
-        if isinstance(obj.get(k), str):
-            return obj[k]
-    for v in obj.values():
-        found = find_text(v, keys, depth + 1)
-        if found is not None:
-            return found
-    return None
-
-
-def scaling_row(run):
-    """One run (scaling.json entry or metrics.json + cfg.json) -> a flat row for the scaling plots."""
-    row = {"name": find_text(run, ["name", "run", "id"]),
-           "architecture": find_text(run, ["sae_arch", "arch", "architecture"]),
-           "site": find_text(run, ["site", "hook_name"])}
-    d_sae = find_value(run, ["d_sae", "n_features", "features", "dict_size"])
-    row["d_sae"] = int(d_sae) if d_sae is not None else None
-    for key, aliases in METRIC_ALIASES.items():
-        row[key] = find_value(run, aliases)
-    if row["dead_frac"] is None and row["dead_pct"] is not None:
-        row["dead_frac"] = row["dead_pct"] / 100
-    row.pop("dead_pct")
-    if row["dead_frac"] is not None and row["dead_frac"] > 1:  # given as a percentage under a neutral name
-        row["dead_frac"] /= 100
-    for key in SPARSITY_KEYS:
-        v = find_value(run, [key])
-        if v is not None:
-            row["sparsity_key"], row["sparsity"] = key, v
-            break
-    return row
-
-
-def read_scaling(sae_dir):
-    """Rows from `scaling.json` if present and readable; [] otherwise."""
-    f = Path(sae_dir) / "scaling.json"
-    try:
-        return [scaling_row(r) for r in flatten_runs(json.loads(f.read_text()))]
-    except (OSError, ValueError):
-        return []
+def weights_fingerprint(folder):
+    """sha256 of an SAE folder's weights file (SAELens layout), to tell when viewer data is stale."""
+    return file_sha256(Path(folder) / "sae_weights.safetensors")

@@ -54,8 +54,8 @@ function showDataError(err) {
       : stale ? err.message + "." : String(err.message || err) }),
     el("p", { text: "Generate it from the repository root, then reload this page:" }),
     el("pre", { text: `${GENERATE}            # reads runs/sae and runs/acts\ncd vis && python -m http.server 8000` }),
-    el("p", { class: "note", text: "No trained SAEs yet? Try the viewer on random demo data: python -m vis.demo_data --out /tmp/demo && " +
-      `${GENERATE} --acts /tmp/demo/acts --sae-dir /tmp/demo/sae` }),
+    el("p", { class: "note", text: "No trained SAEs yet? Try the viewer on random demo data: python -m tests.demo_data --out /tmp/demo && " +
+      `${GENERATE} --collect.out /tmp/demo/acts --sae.out /tmp/demo/sae --checkpoint /tmp/demo/model.pt` }),
   ]));
 }
 
@@ -63,10 +63,11 @@ function header(sae) {
   const gen = new Date(index.generated);
   provenance.textContent = `generated ${gen.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" })} · checkpoint ${(index.checkpoint_sha256 || "?").slice(0, 10)} · ` +
     `${index.store.split} split (${index.store.positions} positions)`;
-  provenance.title = `${index.command}\nstore fingerprint ${index.store.fingerprint}\ncheck for staleness: ${GENERATE} --check`;
+  provenance.title = `repeat: ${GENERATE} --config vis/data/index.json\nstore fingerprint ${index.store.fingerprint}\n` +
+    `check for staleness: ${GENERATE} --vis.check`;
   crumbs.replaceChildren(el("a", { href: "#", text: "All SAEs" }), ...(sae ? [" › ", el("b", { text: sae.name }),
     el("span", { class: "crumb-meta", text: ` ${sae.architecture} · ${sae.site} · ${sae.d_sae} features · FVU ${fmt(metric(sae, "fvu"))} · ` +
-      `L0 ${fmt(metric(sae, "l0"))} · dead ${pct(metric(sae, "dead_frac"))}` })] : []));
+      `L0 ${fmt(metric(sae, "l0"))} · dead ${pct(metric(sae, "dead_frac"))} (${index.sweep.eval_split} split, at training)` })] : []));
 }
 
 async function openSae(sae, state) {

@@ -4,9 +4,9 @@
 // features.json (summary arrays, ~25 bytes per feature) and, for the feature on screen,
 // one shard of details plus the board-table chunks its examples point into. Everything is
 // fetched once and cached, so stepping through features only fetches a new shard every
-// shard_size features. The board record layout is documented in vis/writer.py.
+// shard_size features. The layout (and the board record) is documented in vis/viewer_data.py.
 
-export const FORMAT = "othello-vis/1"; // must match FORMAT in vis/generate_vis_data.py
+export const FORMAT = "othello-vis/2"; // must match FORMAT in vis/viewer_data.py
 export const DATA = "data/";
 export const COLS = "abcdef";
 
@@ -16,11 +16,26 @@ export class DataError extends Error {
 
 const cache = new Map(); // url -> Promise (so concurrent requests share one fetch)
 
+// Every JSON file carries the format it was written in; a file of another format (an older
+// generation, a half-copied folder) is refused with its name, never drawn.
+async function readJson(r, url) {
+  let obj;
+  try {
+    obj = await r.json();
+  } catch (err) {
+    throw new DataError("corrupt", `${DATA + url} is not valid JSON (${err.message})`);
+  }
+  if (obj === null || typeof obj !== "object" || obj.format !== FORMAT) {
+    throw new DataError("stale", `${DATA + url} was written in format "${obj?.format}", this page reads "${FORMAT}"`);
+  }
+  return obj;
+}
+
 function fetchOnce(url, as) {
   if (!cache.has(url)) {
     const p = fetch(DATA + url).then((r) => {
       if (!r.ok) throw new DataError(r.status === 404 ? "missing" : "http", `${DATA + url}: HTTP ${r.status}`);
-      return as === "bin" ? r.arrayBuffer() : r.json();
+      return as === "bin" ? r.arrayBuffer() : readJson(r, url);
     });
     p.catch(() => cache.delete(url)); // a failed fetch may be retried after regenerating
     cache.set(url, p);
@@ -28,12 +43,8 @@ function fetchOnce(url, as) {
   return cache.get(url);
 }
 
-export async function loadIndex() {
-  const index = await fetchOnce("index.json");
-  if (index.format !== FORMAT) {
-    throw new DataError("stale", `vis/data was written in format "${index.format}", this page reads "${FORMAT}"`);
-  }
-  return index;
+export function loadIndex() {
+  return fetchOnce("index.json");
 }
 
 export function saeByName(index, name) {

@@ -1,5 +1,5 @@
 // One feature in detail: stats, activation histogram, policy-effect heatmap, similar features,
-// concept statistics (when the SAE's metrics.json has them), top boards and quantile-band boards.
+// concept statistics (when the SAE's metrics have them), top boards and quantile-band boards.
 
 import { boardCard, boardLegend } from "./board.js";
 import { effectHeatmap, histogram } from "./charts.js";
@@ -50,8 +50,7 @@ function similarCard(feat, summary, go) {
     ])))));
 }
 
-function conceptsCard(c) {
-  const entries = Array.isArray(c) ? c : [c];
+function conceptsCard(entries) {
   return card("Concepts", el("div", { class: "concepts" }, entries.map((e) =>
     typeof e === "object" && e !== null
       ? el("dl", {}, Object.entries(e).flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: typeof v === "number" ? fmt(v) : JSON.stringify(v) })]))

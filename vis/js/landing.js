@@ -1,29 +1,27 @@
 // Landing page: every SAE in a grid (architecture x sparsity rows, dictionary-size columns)
-// with its metrics, and the sweep's scaling plots drawn from index.scaling.
+// with the metrics recorded at training time, and the sweep's scaling plots drawn from index.scaling.
 
 import { colourFor, scatterPlot } from "./charts.js";
 import { el, fmt, pct } from "./dom.js";
 
-// metrics.json values first (the sweep's own evaluation); our split's numbers otherwise.
+// An SAE's metrics, as recorded when it was trained (on the held-out split named in index.sweep).
 export function metric(sae, key) {
-  const v = sae.metrics?.[key];
-  return v !== undefined && v !== null ? v : sae.eval?.[key];
+  return sae.metrics[key];
 }
 
 function sparsityLabel(s) {
-  if (s.sparsity_key === null || s.sparsity_key === undefined) return s.architecture === "topk" && s.k ? `k=${s.k}` : "";
-  const key = { l1_coefficient: "L1", l1_coeff: "L1", l1: "L1", sparsity_coefficient: "λ", l0_coefficient: "λ₀", lambda: "λ", lam: "λ" }[s.sparsity_key] || s.sparsity_key;
-  return `${key}=${fmt(s.sparsity)}`;
+  if (s.k !== null) return `k=${s.k}`;
+  return s.l1 !== null ? `L1=${fmt(s.l1)}` : "";
 }
 
 function rowKey(s, manySites) {
   return [s.architecture, sparsityLabel(s), manySites ? s.site : ""].filter(Boolean).join(" · ");
 }
 
-function saeCard(s) {
+function saeCard(s, split) {
   const dead = metric(s, "dead_frac");
   return el("a", { class: "sae-card", href: `#sae=${encodeURIComponent(s.name)}`, title: `${s.name}\nsite ${s.site}\n` +
-      `test split: FVU ${fmt(s.eval.fvu)}, L0 ${fmt(s.eval.l0)}, never fires ${pct(s.eval.dead_frac)}` }, [
+      `metrics measured when it was trained, on the held-out ${split} split\n${s.alive} of ${s.d_sae} features fire in the viewer's sample` }, [
     el("div", { class: "sae-name", text: s.name }),
     el("dl", {}, [
       el("dt", { text: "FVU" }), el("dd", { text: fmt(metric(s, "fvu")) }),
@@ -33,7 +31,7 @@ function saeCard(s) {
   ]);
 }
 
-function saeGrid(saes) {
+function saeGrid(saes, split) {
   const manySites = new Set(saes.map((s) => s.site)).size > 1;
   const sizes = [...new Set(saes.map((s) => s.d_sae))].sort((a, b) => a - b);
   const rows = new Map();
@@ -48,7 +46,7 @@ function saeGrid(saes) {
     el("thead", {}, el("tr", {}, [el("th", { text: "architecture · sparsity" }),
       ...sizes.map((d) => el("th", { text: `${d} features` }))])),
     el("tbody", {}, keys.map((k) => el("tr", {}, [el("th", { text: k }),
-      ...sizes.map((d) => el("td", {}, (rows.get(k).get(d) || []).map(saeCard)))]))),
+      ...sizes.map((d) => el("td", {}, (rows.get(k).get(d) || []).map((s) => saeCard(s, split))))]))),
   ]);
 }
 
@@ -60,8 +58,6 @@ function scalingPlots(rows) {
   const pts = (x, y, series, tagged) => rows.map((r) => ({ x: r[x], y: r[y], series: series(r), colourKey: r.architecture || "?",
     label: r.name || "", tag: tagged && r.d_sae ? size(r.d_sae) : null }));
   const byArchSparsity = (r) => `${r.architecture}|${sp(r)}`;
-  const errKey = rows.some((r) => Number.isFinite(r.fvu)) ? "fvu" : "mse";
-  const errName = errKey === "fvu" ? "FVU (fraction of variance unexplained)" : "MSE";
   const archs = [...new Set(rows.map((r) => r.architecture || "?"))].sort();
   return el("section", { class: "plots" }, [
     el("h2", { text: "Scaling" }),
@@ -71,10 +67,10 @@ function scalingPlots(rows) {
     el("div", { class: "plot-row" }, [
       scatterPlot(pts("d_sae", "l0", byArchSparsity), { title: "L0 vs features", xlabel: "features", ylabel: "L0 (active features)",
         xlog: true, ylog: true, xticks: sizes, colour }),
-      scatterPlot(pts("d_sae", errKey, byArchSparsity), { title: `${errKey.toUpperCase()} vs features`, xlabel: "features",
-        ylabel: errName.split(" (")[0], xlog: true, ylog: false, xticks: sizes, colour }),
-      scatterPlot(pts("l0", errKey, (r) => `${r.architecture}|${r.d_sae}`, true), { title: `${errKey.toUpperCase()} vs L0`,
-        xlabel: "L0 (active features)", ylabel: errName.split(" (")[0], xlog: true, ylog: false, colour }),
+      scatterPlot(pts("d_sae", "fvu", byArchSparsity), { title: "FVU vs features", xlabel: "features",
+        ylabel: "FVU", xlog: true, ylog: false, xticks: sizes, colour }),
+      scatterPlot(pts("l0", "fvu", (r) => `${r.architecture}|${r.d_sae}`, true), { title: "FVU vs L0",
+        xlabel: "L0 (active features)", ylabel: "FVU", xlog: true, ylog: false, colour }),
     ]),
   ]);
 }
@@ -84,10 +80,11 @@ export function renderLanding(root, index) {
   root.replaceChildren(
     el("section", { class: "intro" }, [
       el("h1", { text: "Sparse autoencoder features of the 6×6 Othello AlphaZero network" }),
-      el("p", { text: `${n} SAE${n === 1 ? "" : "s"} evaluated on ${index.store.positions} positions of the ` +
+      el("p", { text: `${n} SAE${n === 1 ? "" : "s"}. FVU, L0 and dead fraction were measured when each SAE was trained, on ` +
+        `the held-out ${index.sweep.eval_split} split; the feature pages show ${index.store.positions} positions of the ` +
         `${index.store.split} split (held-out games). Choose one to explore its features.` }),
     ]),
-    n ? saeGrid(index.saes) : el("p", { class: "empty", text: "No SAEs in this data. Train some, then rerun python vis/generate_vis_data.py." }),
+    n ? saeGrid(index.saes, index.sweep.eval_split) : el("p", { class: "empty", text: "No SAEs in this data. Train some, then rerun python vis/generate_vis_data.py." }),
     scalingPlots(index.scaling || []),
   );
 }

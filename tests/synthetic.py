@@ -1,10 +1,10 @@
 """Synthetic inputs for tests and benchmarks: a random-network activation store, planted sparse data.
 
-`make_random_store` writes a real store (through `write_store`) from an untrained
-network on every position of uniformly random games, split by game, so the whole
-pipeline can run before a trained model or collected activations exist.
-`planted_data` draws x = codes @ D with known unit directions D, to check that
-an SAE recovers a dictionary it should be able to find.
+`make_random_store` writes a real store (through sae.activations.write_store) from an
+untrained network on every position of uniformly random games (othello.sampling), split
+by game, so the SAE stages can run before a trained model or collected activations exist.
+`planted_data` draws x = codes @ D with known unit directions D, to check that an SAE
+recovers a dictionary it should be able to find.
 """
 from pathlib import Path
 
@@ -14,33 +14,14 @@ import torch
 from alphazero.checkpoint import file_sha256, save_checkpoint
 from alphazero.network import AlphaZeroNet, NetConfig, config_dict, value_from_logits
 from othello import game
+from othello.sampling import random_games
 from sae.activations import write_store
-
-
-def random_games(n_games, seed=0):
-    """Every position of `n_games` uniformly random games: dict of per-position arrays."""
-    rng = np.random.default_rng(seed)
-    me, opp = game.initial(n_games)
-    black = np.ones(n_games, np.int8)  # +1 while the first player (Black) is to move
-    cols = {"me": [], "opp": [], "ply": [], "game_id": [], "mover": []}
-    for ply in range(80):
-        live = np.flatnonzero(~game.terminal(me, opp))
-        if not len(live):
-            break
-        for k, v in (("me", me), ("opp", opp), ("game_id", np.arange(n_games)), ("mover", black)):
-            cols[k].append(v[live].copy())
-        cols["ply"].append(np.full(len(live), ply))
-        legal = game.legal_mask(me[live], opp[live])
-        a = np.where(legal, rng.random(legal.shape), -1.0).argmax(1)
-        me[live], opp[live] = game.step(me[live], opp[live], a)
-        black[live] = -black[live]
-    return {k: np.concatenate(v) for k, v in cols.items()}
 
 
 @torch.inference_mode()
 def make_random_store(out_dir, n_games=200, net_cfg=None, seed=0, val_frac=0.15, test_frac=0.15,
                       act_dtype="float16", sites=None):
-    """Write a store from a random-init network (checkpoint saved beside it as `model.pt`). Returns the manifest."""
+    """Write a store from a random-init network (checkpoint saved beside it as `<name>_model.pt`). Returns the manifest."""
     out_dir = Path(out_dir)
     torch.manual_seed(seed)
     net = AlphaZeroNet(net_cfg or NetConfig()).eval()
@@ -58,12 +39,13 @@ def make_random_store(out_dir, n_games=200, net_cfg=None, seed=0, val_frac=0.15,
     logits, v_logits, cache = net.run_with_cache(torch.from_numpy(boards), sites)
     arrays = {**{f"acts_{s}": cache[s].numpy() for s in sites},
               "boards": boards, "mover": pos["mover"], "ply": pos["ply"], "game_id": pos["game_id"],
-              "legal": game.legal_mask(pos["me"], pos["opp"]),
+              "legal": game.legal_mask(pos["me"], pos["opp"]), "source": np.zeros(len(boards), np.int8),
               "policy": torch.softmax(logits, -1).numpy(), "value": value_from_logits(v_logits).numpy()}
-    fields = {"checkpoint": str(ckpt), "checkpoint_sha256": file_sha256(ckpt), "net_config": config_dict(net.cfg),
+    fields = {"config": {"synthetic": "tests.synthetic.make_random_store", "n_games": n_games, "seed": seed},
+              "checkpoint": str(ckpt), "checkpoint_sha256": file_sha256(ckpt), "net_config": config_dict(net.cfg),
               "splits": {"train": bounds[0:2], "val": bounds[1:3], "test": bounds[2:4]},
-              "n_games": n_games, "seed": seed, "act_dtype": act_dtype, "sources": {"names": ["random"], "synthetic": True}}
-    return write_store(out_dir, fields, arrays)
+              "sources": ["random"], "n_games": n_games, "seed": seed}
+    return write_store(out_dir, fields, arrays, act_dtype)
 
 
 def planted_data(n, d=32, n_dirs=64, active=3, seed=0):
@@ -74,3 +56,9 @@ def planted_data(n, d=32, n_dirs=64, active=3, seed=0):
     idx = torch.rand(n, n_dirs, generator=g).argsort(1)[:, :active]
     codes = torch.zeros(n, n_dirs).scatter_(1, idx, torch.rand(n, active, generator=g) + 0.5)
     return codes @ D, D
+
+
+def store_fields(n, n_games, splits, checkpoint="none"):
+    """Manifest fields of a hand-made store in tests (no real checkpoint behind it)."""
+    return {"config": {"synthetic": "tests"}, "checkpoint": checkpoint, "checkpoint_sha256": "", "net_config": {},
+            "splits": splits, "sources": ["random"], "n_games": n_games, "seed": 0}

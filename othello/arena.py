@@ -8,6 +8,9 @@ Games come in pairs: both games of a pair start from the same random opening
 (`opening_plies` uniformly random legal plies) with the colours swapped, and
 different pairs get different openings, so deterministic players do not just
 replay one game. Scores are from A's side: win 1, draw 0.5, loss 0.
+
+This is game-level code: it needs only the rules, so it lives in the rules layer, and
+every tool that plays matches (play.py, training, benchmarks, SAE splices) comes here.
 """
 import dataclasses
 import math
@@ -18,6 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from othello import game
+from othello.config import RulesConfig
 
 MAX_PLIES = 100  # a 6x6 game has at most 32 moves plus passes; this only guards against a bug
 
@@ -107,7 +111,7 @@ def random_openings(n, plies, rng):
     return np.array(me, np.uint64), np.array(opp, np.uint64), np.array(black, bool), list(actions)
 
 
-def play_match(player_a, player_b, n_games, opening_plies=4, seed=0, progress=True):
+def play_match(player_a, player_b, n_games, opening_plies=RulesConfig.opening_plies, seed=0, progress=True):
     """Play `n_games` between A and B in lockstep; return A's MatchResult.
 
     Game 2k has A as Black, game 2k+1 the same opening with B as Black (an odd
@@ -210,7 +214,7 @@ def fit_elo(names, matches, prior_draws=1.0, anchor="random", iters=10_000, tol=
     return {n: float(elo[k[n]]) for n in names}
 
 
-def ladder(players, games_per_pair, opening_plies=4, seed=0, progress=True, played=None):
+def ladder(players, games_per_pair, opening_plies=RulesConfig.opening_plies, seed=0, progress=True, played=None):
     """Round robin: every pair of `players` ({name: player}) plays `games_per_pair` games.
 
     `played` ({(a, b): MatchResult}) holds matches already played; those pairs are not replayed.

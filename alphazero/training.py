@@ -1,0 +1,154 @@
+"""The AlphaZero training stage: config sections in, the path of the final checkpoint out.
+
+Each iteration: self-play with the current network (batched MCTS over all games at once)
+-> replay buffer (8x symmetry augmentation at sampling time) -> gradient steps -> raw-policy
+evaluation against the previous iteration and `train.eval_opponents` -> atomic checkpoint
+`OUT/latest.pt` (with the optimizer) and `OUT/iter_NNN.pt`, then the replay buffer.
+Every checkpoint records the run's full config tree under "config". A run killed at any
+point (even kill -9) resumes with `train.resume` and loses at most the iteration in flight.
+"""
+import copy
+import math
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from alphazero.agents import PolicyPlayer, make_player
+from alphazero.checkpoint import load_checkpoint, network_from_checkpoint, resume_state, save_checkpoint
+from alphazero.inference import NetEvaluator
+from alphazero.network import AlphaZeroNet
+from alphazero.replay import ReplayBuffer
+from alphazero.selfplay import self_play
+from othello.arena import play_match
+
+
+class TrainingError(ValueError):
+    """A training run that cannot go on (bad setting, diverged loss)."""
+
+
+def losses(net, boards, policy, z, device):
+    """Policy cross-entropy to the visit distribution + value cross-entropy to W/D/L.
+
+    boards int8 `[b, 36]`, policy float32 `[b, 37]`, z int8 `[b]` -> (policy loss, value loss).
+    """
+    logits, v_logits = net(torch.from_numpy(boards).float().to(device))
+    target_pi = torch.from_numpy(policy).to(device)
+    policy_loss = -(target_pi * F.log_softmax(logits, -1)).sum(-1).mean()
+    wdl = torch.from_numpy(1 - z.astype(np.int64)).to(device)  # +1 -> 0 win, 0 -> 1 draw, -1 -> 2 loss
+    value_loss = F.cross_entropy(v_logits, wdl)
+    return policy_loss, value_loss
+
+
+def opponent_specs(text):
+    """'random,greedy,alphabeta:2' -> {'random': 'random', ..., 'alphabeta2': 'alphabeta:2'} (history key -> spec)."""
+    specs = [s.strip() for s in text.split(",") if s.strip()]
+    return {re.sub(r"\W+", "_", s.replace(":", "")).strip("_"): s for s in specs}
+
+
+def evaluate(net, prev_net, specs, train_cfg, rules_cfg, search_cfg, device, it):
+    """Raw-policy matches against the previous iteration and each opponent spec. Returns {key: score}."""
+    if train_cfg.eval_games <= 0:
+        return {}
+    me = PolicyPlayer(net, device, seed=it)
+    opponents = {key: make_player(spec, device, seed=it, search=search_cfg) for key, spec in specs.items()}
+    if prev_net is not None:
+        opponents["previous"] = PolicyPlayer(prev_net, device, seed=it + 1)
+    return {key: play_match(me, opp, train_cfg.eval_games, opening_plies=rules_cfg.opening_plies, seed=it,
+                            progress=False).score
+            for key, opp in opponents.items()}
+
+
+def _lr(train_cfg, it):
+    """Cosine decay from `lr` to 10% of it over the run."""
+    return train_cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * it / max(train_cfg.iterations - 1, 1))))
+
+
+def train_agent(net_cfg, search_cfg, selfplay_cfg, train_cfg, rules_cfg, *, seed, device, config, wandb=None):
+    """Train (or resume, with `train_cfg.resume`) an agent in `train_cfg.out`; return the path of latest.pt.
+
+    net_cfg, search_cfg, selfplay_cfg, train_cfg, rules_cfg: the config sections.
+    seed, device: of the run. config: the full plain config dict (config.to_dict), recorded in
+    every checkpoint. wandb: the imported wandb module to log to, or None.
+    Raises TrainingError / CheckpointError / ReplayError naming the problem.
+    """
+    out = Path(train_cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    specs = opponent_specs(train_cfg.eval_opponents)
+    for spec in specs.values():  # a bad spec fails now, not after the first iteration
+        make_player(spec, device, search=search_cfg)
+    torch.manual_seed(seed)
+
+    # --- model, optimizer, buffer: fresh or resumed ---
+    net = AlphaZeroNet(net_cfg).to(device)
+    opt = torch.optim.AdamW(net.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
+    buffer, start, history, elapsed = ReplayBuffer(train_cfg.buffer_size), 0, [], 0.0
+    latest = out / "latest.pt"
+    if train_cfg.resume and latest.exists():
+        ck = load_checkpoint(latest)
+        net = network_from_checkpoint(ck, device, source=latest)  # a checkpoint keeps its own shape
+        opt = torch.optim.AdamW(net.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
+        opt_state, start, history, elapsed = resume_state(ck, source=latest)
+        opt.load_state_dict(opt_state)
+        if (out / "buffer.npz").exists():
+            buffer = ReplayBuffer.load(out / "buffer.npz", train_cfg.buffer_size)
+        print(f"resuming at iteration {start} ({buffer.size} positions in the buffer)")
+    prev_net = copy.deepcopy(net).eval() if start > 0 else None
+    if wandb is not None:
+        wandb.init(project="othello-alphazero", config=config, resume="allow")
+
+    bar = tqdm(range(start, train_cfg.iterations), desc="iterations", initial=start, total=train_cfg.iterations,
+               disable=None)
+    for it in bar:
+        t0 = time.perf_counter()
+        rng = np.random.default_rng([seed, it])
+        # --- self-play with the current network ---
+        net.eval()
+        data = self_play(NetEvaluator(net, device), selfplay_cfg, search_cfg, rng)
+        buffer.add(data["boards"], data["policy"], data["z"])
+        t_play = time.perf_counter() - t0
+        # --- training on the replay buffer ---
+        lr = _lr(train_cfg, it)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        net.train()
+        p_sum = v_sum = 0.0
+        for _ in range(train_cfg.steps_per_iter):
+            p_loss, v_loss = losses(net, *buffer.sample(train_cfg.batch_size, rng), device)
+            loss = p_loss + v_loss
+            if not torch.isfinite(loss):
+                raise TrainingError(f"non-finite loss at iteration {it} (policy {p_loss.item()}, value "
+                                    f"{v_loss.item()}); lower --train.lr or resume from {latest}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            p_sum, v_sum = p_sum + p_loss.item(), v_sum + v_loss.item()
+        net.eval()
+        t_train = time.perf_counter() - t0 - t_play
+        # --- evaluation: previous iteration and the opponents ---
+        scores = evaluate(net, prev_net, specs, train_cfg, rules_cfg, search_cfg, device, it)
+        elapsed += time.perf_counter() - t0
+        steps = max(train_cfg.steps_per_iter, 1)
+        rec = {"iteration": it, "elapsed_s": round(elapsed, 1), "selfplay_s": round(t_play, 1),
+               "train_s": round(t_train, 1), "games": int(len(data["lengths"])), "positions": int(len(data["z"])),
+               "buffer": buffer.size, "policy_loss": p_sum / steps, "value_loss": v_sum / steps,
+               "first_player_score": float((data["first_player_results"] + 1).mean() / 2), "lr": lr,
+               **{f"score_vs_{k}": v for k, v in scores.items()}}
+        history.append(rec)
+        bar.set_postfix({k.replace("score_vs_", "vs_"): round(v, 2) for k, v in rec.items()
+                         if k.startswith("score_vs") or k.endswith("loss")})
+        tqdm.write(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items()))
+        if wandb is not None:
+            wandb.log(rec, step=it)
+        # --- checkpoints and buffer, each written atomically ---
+        fields = {"iteration": it, "history": history, "elapsed_s": elapsed, "config": config}
+        save_checkpoint(latest, net, optimizer=opt.state_dict(), **fields)
+        save_checkpoint(out / f"iter_{it:03d}.pt", net, **fields)
+        buffer.save(out / "buffer.npz")
+        prev_net = copy.deepcopy(net).eval()
+    print(f"done: {len(history)} iterations, {elapsed / 60:.1f} min; checkpoint {latest}")
+    return latest

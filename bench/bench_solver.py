@@ -1,0 +1,98 @@
+"""Benchmark: exact endgame solver (othello/solver.py) time per position by number of empties.
+
+    python -m bench.bench_solver [--empties 10 12 14 16] [--positions 30] [--seed 0] [--record]
+
+Positions: uniformly random play from the start position (forced passes played), stopped at
+exactly E empty squares with the mover to move; games over before that are skipped. The
+generator of E's positions is seeded with seed + E, so every run sees the same positions.
+Each position is solved twice, exact value and win/draw/loss only, each time with a cleared
+transposition table (no help from earlier solves), on one core (the solver is single-threaded),
+after the numba code is loaded. Prints a markdown table of median and max wall-clock seconds
+(and median CPU seconds, the process time: on a shared machine it is the steadier figure);
+`--record` appends it to bench/RESULTS.md with machine, date and command.
+"""
+import argparse
+import datetime
+import os
+import sys
+import time
+
+import numpy as np
+
+from bench.common import RESULTS, cpu_name, record
+from othello import game, solver
+
+
+def random_endgames(empties, count, seed):
+    """`count` positions (me, opp) with exactly `empties` empty squares, by seeded random play."""
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < count:
+        me, opp = (int(v[0]) for v in game.initial(1))
+        while 36 - (me | opp).bit_count() > empties:
+            moves = game.legal_int(me, opp)
+            if not moves:
+                if not game.legal_int(opp, me):
+                    break  # game over early: skip
+                me, opp = opp, me
+                continue
+            sq = int(rng.choice([s for s in range(36) if moves >> s & 1]))
+            f = game.flips_int(me, opp, sq)
+            me, opp = opp ^ f, me | f | (1 << sq)
+        else:
+            if game.legal_int(me, opp) or game.legal_int(opp, me):
+                out.append((me, opp))
+    return out
+
+
+def timed(fn, me, opp):
+    solver.clear_table()
+    n0 = solver.nodes()
+    w, c = time.perf_counter(), time.process_time()
+    value = fn(me, opp)
+    return value, time.perf_counter() - w, time.process_time() - c, solver.nodes() - n0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--empties", type=int, nargs="+", default=[10, 12, 14, 16],
+                    help="numbers of empty squares to benchmark (default: %(default)s)")
+    ap.add_argument("--positions", type=int, default=30, help="positions per number of empties (default: %(default)s)")
+    ap.add_argument("--seed", type=int, default=0, help="base seed of the random games (default: %(default)s)")
+    ap.add_argument("--record", action="store_true", help="append the table to bench/RESULTS.md (default: %(default)s)")
+    args = ap.parse_args(argv)
+    if args.positions < 1 or any(not 1 <= e <= 32 for e in args.empties):
+        ap.error(f"need --positions >= 1 and --empties in 1..32, got {args.positions} and {args.empties}")
+    load = os.getloadavg()[0]
+    solver.solve(0, 0)  # load / compile the numba code outside the timings
+    header = ["| empties | positions | exact median s | exact max s | exact median CPU s | exact median nodes "
+              "| WDL median s | WDL max s | WDL median CPU s | W / D / L |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    print("\n".join(header), flush=True)
+    rows = []
+    for e in args.empties:
+        res = {}
+        for mode, fn in (("exact", solver.solve), ("wdl", solver.solve_wdl)):
+            res[mode] = [timed(fn, me, opp) for me, opp in random_endgames(e, args.positions, args.seed + e)]
+        ex, wdl = (np.array([r[1:] for r in res[m]]) for m in ("exact", "wdl"))
+        signs = np.sign([r[0] for r in res["exact"]])
+        assert (signs == [r[0] for r in res["wdl"]]).all(), "exact and WDL disagree"
+        rows.append(f"| {e} | {len(ex)} | {np.median(ex[:, 0]):.4f} | {ex[:, 0].max():.4f} | {np.median(ex[:, 1]):.4f} "
+                    f"| {np.median(ex[:, 2]):,.0f} | {np.median(wdl[:, 0]):.4f} | {wdl[:, 0].max():.4f} "
+                    f"| {np.median(wdl[:, 1]):.4f} | {(signs > 0).sum()} / {(signs == 0).sum()} / {(signs < 0).sum()} |")
+        print(rows[-1], flush=True)
+    command = "python -m bench.bench_solver" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
+    text = "\n".join([
+        f"### Exact endgame solver ({datetime.date.today()})",
+        f"Machine: {cpu_name()}, one core (numba {solver.numba_version()}, single-threaded); load average "
+        f"{load:.1f} at the start. Command: `{command}`. Positions: uniformly random play from the start, "
+        f"seed {args.seed} + empties, {args.positions} per row; each solve starts from a cleared "
+        f"2^{solver.DEFAULT_TT_BITS}-entry table. Times are wall-clock unless marked CPU; W / D / L is the mover's result.",
+        "", *header, *rows])
+    if args.record:
+        record(text)
+        print(f"appended to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
