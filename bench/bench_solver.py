@@ -1,6 +1,6 @@
 """Benchmark: exact endgame solver (othello/solver.py) time per position by number of empties.
 
-    python -m bench.bench_solver [--empties 10 12 14 16] [--positions 30] [--seed 0] [--record]
+    python -m bench.bench_solver [--empties 10 12 14 16 18 20] [--positions 30] [--seed 0] [--start] [--record]
 
 Positions: uniformly random play from the start position (forced passes played), stopped at
 exactly E empty squares with the mover to move; games over before that are skipped. The
@@ -9,7 +9,9 @@ Each position is solved twice, exact value and win/draw/loss only, each time wit
 transposition table (no help from earlier solves), on one core (the solver is single-threaded),
 after the numba code is loaded. Prints a markdown table of median and max wall-clock seconds
 (and median CPU seconds, the process time: on a shared machine it is the steadier figure);
-`--record` appends it to bench/RESULTS.md with machine, date and command.
+`--start` also proves the value of the start position (-4 for the side to move: White wins
+20-16) with one search in the window (-5, -3) on a 2^24-entry table (about 2 minutes).
+`--record` appends the results to bench/RESULTS.md with machine, date and command.
 """
 import argparse
 import datetime
@@ -55,16 +57,18 @@ def timed(fn, me, opp):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--empties", type=int, nargs="+", default=[10, 12, 14, 16],
+    ap.add_argument("--empties", type=int, nargs="+", default=[10, 12, 14, 16, 18, 20],
                     help="numbers of empty squares to benchmark (default: %(default)s)")
     ap.add_argument("--positions", type=int, default=30, help="positions per number of empties (default: %(default)s)")
     ap.add_argument("--seed", type=int, default=0, help="base seed of the random games (default: %(default)s)")
+    ap.add_argument("--start", action="store_true",
+                    help="also time the proof that the start position is worth -4 (default: %(default)s)")
     ap.add_argument("--record", action="store_true", help="append the table to bench/RESULTS.md (default: %(default)s)")
     args = ap.parse_args(argv)
     if args.positions < 1 or any(not 1 <= e <= 32 for e in args.empties):
         ap.error(f"need --positions >= 1 and --empties in 1..32, got {args.positions} and {args.empties}")
     load = os.getloadavg()[0]
-    solver.solve(0, 0)  # load / compile the numba code outside the timings
+    solver.warm_up()  # load / compile the numba code outside the timings
     header = ["| empties | positions | exact median s | exact max s | exact median CPU s | exact median nodes "
               "| WDL median s | WDL max s | WDL median CPU s | W / D / L |",
               "|---|---|---|---|---|---|---|---|---|---|"]
@@ -81,14 +85,27 @@ def main(argv=None):
                     f"| {np.median(ex[:, 2]):,.0f} | {np.median(wdl[:, 0]):.4f} | {wdl[:, 0].max():.4f} "
                     f"| {np.median(wdl[:, 1]):.4f} | {(signs > 0).sum()} / {(signs == 0).sum()} / {(signs < 0).sum()} |")
         print(rows[-1], flush=True)
+    start = ""
+    if args.start:
+        me, opp = (int(v[0]) for v in game.initial(1))
+        solver.reset_table(24)
+        w, c = time.perf_counter(), time.process_time()
+        v = solver.solve_window(me, opp, -5, -3)
+        w, c, n = time.perf_counter() - w, time.process_time() - c, solver.nodes()  # fresh table: all its nodes
+        solver.reset_table()
+        assert v == -4, f"start position: window (-5, -3) gave {v}, expected -4"
+        start = (f"Start position: the search in the window (-5, -3) returned -4, so its exact value is -4 "
+                 f"(White wins 20-16): {w:.1f} s wall, {c:.1f} s CPU, {n:,} nodes, "
+                 f"2^24-entry table.")
+        print(start, flush=True)
     command = "python -m bench.bench_solver" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
     text = "\n".join([
         f"### Exact endgame solver ({datetime.date.today()})",
         f"Machine: {cpu_name()}, one core (numba {solver.numba_version()}, single-threaded); load average "
-        f"{load:.1f} at the start. Command: `{command}`. Positions: uniformly random play from the start, "
+        f"{load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end ({os.cpu_count()} cores, shared with other jobs). Command: `{command}`. Positions: uniformly random play from the start, "
         f"seed {args.seed} + empties, {args.positions} per row; each solve starts from a cleared "
         f"2^{solver.DEFAULT_TT_BITS}-entry table. Times are wall-clock unless marked CPU; W / D / L is the mover's result.",
-        "", *header, *rows])
+        "", *header, *rows] + (["", start] if start else []))
     if args.record:
         record(text)
         print(f"appended to {RESULTS}")

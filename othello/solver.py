@@ -1,7 +1,7 @@
 """Exact endgame solver for 6x6 Othello (numba, uint64 bitboards).
 
     python -m othello.solver --moves "c2 b2 ..."       # solve the position after these moves
-    python -m othello.solver --board "------ --XO-- ..." --to-move O
+    python -m othello.solver --board=".XXX../..XO../..." --to-move O  # 36 cells a1..f6
 
 Score convention (the repo's, as `game.outcome` and `players._final`): the value of a
 position is the final disc difference, mover's discs minus opponent's discs, when the
@@ -46,29 +46,50 @@ from numba import njit
 from numba.core import types
 from numba.extending import intrinsic
 
-# The recursive functions (_shallow, _deep) have explicit signatures: one compiled version each.
-# Lazily typed recursive functions get several versions, and numba's on-disk cache of a caller
-# of such a function can then segfault when it is loaded in a new process.
-
 from othello import game
 
+# The recursive functions (_shallow, _deep, _eval_search) have explicit signatures: one compiled
+# version each. Lazily typed recursive functions get several versions, and numba's on-disk cache
+# of a caller of such a function then segfaults when it is loaded in a new process (seen with
+# numba 0.68).
+
 ILLEGAL = -127  # solve_moves entry of an illegal action
-INF = 127
-SHALLOW = 6  # at this many empties or fewer: no table, parity ordering
-MAX_PLY = 80  # 32 moves + passes
-DEFAULT_TT_BITS = 20  # 2^20 entries = 20 MiB
+INF = 127  # beyond any score (scores are in [-36, 36])
+MAX_PLY = 80  # search depth bound: 32 moves + passes
+DEFAULT_TT_BITS = 20  # 2^20 entries x 20 bytes = 20 MiB
+
+# search settings (tuned on random 20-26 empty positions and the start position)
+SHALLOW = 6  # at this many empties or fewer: no table, parity ordering, no move generator
+ETC_MIN = 12  # enhanced transposition cutoffs from this many empties
+SYM_MIN = 20  # from this many empties the table is keyed on the symmetry-canonical position
+SORT_MIN = 12  # from this many empties, moves are also ordered by a shallow heuristic search,
+SORT_STEP = 6  # one ply deeper per SORT_STEP more empties,
+SORT_W = 4  # weighted against 64 per opponent reply
+KEY_POT = 24  # ordering weight of each empty square next to our discs (opponent's potential mobility)
+STABILITY = True  # stability cutoffs
+EVAL_INF = 1 << 20
 
 _U0 = np.uint64(0)
 _U1 = np.uint64(1)
 _FULL = np.uint64((1 << 36) - 1)
 _INNER = np.uint64(sum(1 << (r * 6 + c) for r in range(6) for c in range(1, 5)))  # columns b..e
+_NOT_A = np.uint64(sum(1 << (r * 6 + c) for r in range(6) for c in range(1, 6)))
+_NOT_F = np.uint64(sum(1 << (r * 6 + c) for r in range(6) for c in range(0, 5)))
 _S1, _S5, _S6, _S7 = np.uint64(1), np.uint64(5), np.uint64(6), np.uint64(7)
+_S6MASK = np.uint64(63)
 _BIT = np.array([1 << s for s in range(36)], dtype=np.uint64)
 _QUADS = np.array([sum(1 << ((r0 + r) * 6 + c0 + c) for r in range(3) for c in range(3))
                    for r0 in (0, 3) for c0 in (0, 3)], dtype=np.uint64)
 _CORNERS = np.uint64((1 << 0) | (1 << 5) | (1 << 30) | (1 << 35))
-_NOT_A = np.uint64(sum(1 << (r * 6 + c) for r in range(6) for c in range(1, 6)))
-_NOT_F = np.uint64(sum(1 << (r * 6 + c) for r in range(6) for c in range(0, 5)))
+_XSQ = np.uint64((1 << 7) | (1 << 10) | (1 << 25) | (1 << 28))
+_HASH1 = np.uint64(0x9E3779B97F4A7C15)
+_HASH2 = np.uint64(0xC2B2AE3D27D4EB4F)
+_WEIGHTS = [20, -6, 3, 3, -6, 20, -6, -12, -1, -1, -12, -6, 3, -1, 1, 1, -1, 3,  # = players.WEIGHTS
+            3, -1, 1, 1, -1, 3, -6, -12, -1, -1, -12, -6, 20, -6, 3, 3, -6, 20]
+_WVAL = np.array(sorted(set(_WEIGHTS), reverse=True), dtype=np.int64)
+_WMASK = np.array([sum(1 << i for i, w in enumerate(_WEIGHTS) if w == v) for v in _WVAL], dtype=np.uint64)
+
+
 def _lines(dr, dc):
     """Every maximal line of squares in direction (dr, dc), as bitboards."""
     out = []
@@ -88,7 +109,8 @@ _LINES_H, _LINES_V, _LINES_D7, _LINES_D5 = _lines(0, 1), _lines(1, 0), _lines(1,
 _EDGE_H = np.uint64(sum(1 << (r * 6 + c) for r in range(6) for c in (0, 5)))
 _EDGE_V = np.uint64(sum(1 << (r * 6 + c) for r in (0, 5) for c in range(6)))
 _EDGE_D = _EDGE_H | _EDGE_V
-STABILITY = True
+
+
 def _symmetry_tables():
     """Per dihedral symmetry k: row lookup tables (row r's 6-bit pattern -> transformed bitboard),
     and square maps forward (square -> its image) and back (image -> square)."""
@@ -104,21 +126,6 @@ def _symmetry_tables():
 
 
 _SYM_ROWS, _SYM_FWD, _SYM_BACK = _symmetry_tables()
-_S6MASK = np.uint64(63)
-SYM_MIN = 20  # from this many empties the table is keyed on the symmetry-canonical position
-ETC_MIN = 12  # enhanced transposition cutoff from this many empties
-SORT_MIN = 12  # from this many empties, order moves by a shallow heuristic search too
-SORT_STEP = 6  # ... one ply deeper per SORT_STEP more empties
-SORT_W = 4
-EVAL_INF = 1 << 20
-_WEIGHTS = [20, -6, 3, 3, -6, 20, -6, -12, -1, -1, -12, -6, 3, -1, 1, 1, -1, 3,  # players.WEIGHTS
-            3, -1, 1, 1, -1, 3, -6, -12, -1, -1, -12, -6, 20, -6, 3, 3, -6, 20]
-_WVAL = np.array(sorted(set(_WEIGHTS), reverse=True), dtype=np.int64)
-_WMASK = np.array([sum(1 << i for i, w in enumerate(_WEIGHTS) if w == v) for v in _WVAL], dtype=np.uint64)
-KEY_POT = 24
-_XSQ = np.uint64((1 << 7) | (1 << 10) | (1 << 25) | (1 << 28))
-_HASH1 = np.uint64(0x9E3779B97F4A7C15)
-_HASH2 = np.uint64(0xC2B2AE3D27D4EB4F)
 
 
 @intrinsic
@@ -352,13 +359,52 @@ def _last1(me, opp, sq):
     return n
 
 
+@njit(cache=True)
+def _last2(me, opp, alpha, beta, x1, x2):
+    """Fail-soft value with two empty squares x1, x2 left."""
+    best = -INF
+    f = _flips(me, opp, x1)
+    if f:
+        best = -_last1(opp ^ f, me | f | _BIT[x1], x2)
+        if best >= beta:
+            return best
+    f = _flips(me, opp, x2)
+    if f:
+        v = -_last1(opp ^ f, me | f | _BIT[x2], x1)
+        if v > best:
+            best = v
+    if best > -INF:
+        return best
+    # the mover passes: the opponent plays (we minimise), or the game is over
+    worst = INF
+    g = _flips(opp, me, x1)
+    if g:
+        worst = _last1(me ^ g, opp | g | _BIT[x1], x2)
+        if worst <= alpha:
+            return worst
+    g = _flips(opp, me, x2)
+    if g:
+        v = _last1(me ^ g, opp | g | _BIT[x2], x1)
+        if v < worst:
+            worst = v
+    if worst < INF:
+        return worst
+    return _final(me, opp)
+
+
 @njit("int64(uint64, uint64, int64, int64, int64[::1])", cache=True)
 def _shallow(me, opp, alpha, beta, stats):
     """Fail-soft negamax for few empties: no table, parity-ordered empties, no move generator."""
     stats[0] += 1
     empty = ~(me | opp) & _FULL
-    if _popcnt(empty) == 1:
-        return _last1(me, opp, _ctz(empty))
+    n_empty = _popcnt(empty)
+    if n_empty <= 2:
+        if n_empty == 2:
+            x1 = _ctz(empty)
+            return _last2(me, opp, alpha, beta, x1, _ctz(empty & (empty - _U1)))
+        if n_empty == 1:
+            return _last1(me, opp, _ctz(empty))
+        return _final(me, opp)
     odd = _U0
     for q in range(4):
         if _popcnt(empty & _QUADS[q]) & 1:
@@ -658,6 +704,7 @@ class _Table:
         self.bits = bits
         size = 1 << bits
         self.keys = np.zeros((size, 2), dtype=np.uint64)
+        self.keys.fill(0)  # touch the pages now, not during the first timed search
         self.data = np.zeros((size, 4), dtype=np.int8)  # lower, upper, best square, empties (0 = unused)
         self.mask = np.uint64(size - 1)
         self.bme = np.zeros((MAX_PLY, 40), dtype=np.uint64)
@@ -683,6 +730,13 @@ def reset_table(bits=DEFAULT_TT_BITS):
     """Replace the transposition table by an empty one of 2^bits entries (20 bytes each)."""
     global _TABLE
     _TABLE = _Table(bits)
+
+
+def warm_up():
+    """Load (or compile) every jitted entry point, so that later timings measure only search."""
+    solve(0, 0), solve_wdl(0, 0), solve_moves(0, 0), best_moves(0, 0)
+    solve_batch(np.zeros(1, np.uint64), np.zeros(1, np.uint64), "exact")
+    solve_batch(np.zeros(1, np.uint64), np.zeros(1, np.uint64), "wdl")
 
 
 def clear_table():
@@ -801,6 +855,7 @@ def main(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Board string: 36 cells, a1 b1 .. f1 then a2 .. f6 (row-major, as game.render prints them), "
                "X = Black (the first player), O = White, '-' or '.' empty; spaces and '/' are ignored. "
+               "Write --board=STRING when the string starts with '-'. "
                "Values are final disc differences for the side to move, empties counting for nobody. "
                "Exit code 2 on bad input.")
     src = ap.add_mutually_exclusive_group()
@@ -830,7 +885,7 @@ def main(argv=None):
         return 2
     reset_table(args.tt_bits)
     t0 = time.perf_counter()
-    solve(0, 0)  # load / compile the jitted code
+    warm_up()
     t_jit = time.perf_counter() - t0
     mover = "X" if x_to_move else "O"
     print(game.render(me, opp, mover_is_black=x_to_move, legal=game.legal_int(me, opp)))
