@@ -1,6 +1,8 @@
-"""Benchmark: exact endgame solver (othello/solver.py) time per position by number of empties.
+"""Benchmark: exact endgame solver (othello/solver.py) time per position by number of empties,
+and the alpha-beta players' (othello/engine.py) time per move.
 
-    python -m bench.bench_solver [--empties 10 12 14 16 18 20] [--positions 30] [--seed 0] [--start] [--record]
+    python -m bench.bench_solver [--empties 10 12 14 16 18 20] [--positions 30] [--seed 0] [--start]
+                                 [--engine alphabeta:4 alphabeta:6+exact10] [--engine-positions 200] [--record]
 
 Positions: uniformly random play from the start position (forced passes played), stopped at
 exactly E empty squares with the mover to move; games over before that are skipped. The
@@ -11,6 +13,12 @@ after the numba code is loaded. Prints a markdown table of median and max wall-c
 (and median CPU seconds, the process time: on a shared machine it is the steadier figure);
 `--start` also proves the value of the start position (-4 for the side to move: White wins
 20-16) with one search in the window (-5, -3) on a 2^24-entry table (about 2 minutes).
+
+Engine rows: each `--engine` player spec chooses a move in `--engine-positions` positions with
+14-30 empty squares and a legal move (othello.sampling.random_positions, seed `--seed`), timed
+per move (median and max wall-clock, median CPU), and so does the pure-Python search it replaced
+(tests/alphabeta_reference.py, same depth and seed): the two must choose the same moves.
+An empty `--empties` or `--engine` list skips that part.
 `--record` appends the results to bench/RESULTS.md with machine, date and command.
 """
 import argparse
@@ -23,6 +31,10 @@ import numpy as np
 
 from bench.common import RESULTS, cpu_name, record
 from othello import game, solver
+from othello.sampling import random_positions
+
+ENGINE_SPECS = ["alphabeta:4", "alphabeta:6+exact10"]
+ENGINE_EMPTIES = (14, 30)  # engine rows: positions with this many empty squares (inclusive)
 
 
 def random_endgames(empties, count, seed):
@@ -55,24 +67,75 @@ def timed(fn, me, opp):
     return value, time.perf_counter() - w, time.process_time() - c, solver.nodes() - n0
 
 
+def midgame_positions(count, seed):
+    """`count` positions (me, opp) with ENGINE_EMPTIES empty squares and a legal square, Python ints."""
+    me, opp = random_positions(8 * count, seed=seed, max_plies=36)
+    e = game.SQUARES - game.popcount(me | opp)
+    ok = (e >= ENGINE_EMPTIES[0]) & (e <= ENGINE_EMPTIES[1]) & (game.legal_bits(me, opp) != 0)
+    keep = np.flatnonzero(ok)[:count]
+    if len(keep) < count:
+        sys.exit(f"error: only {len(keep)} of {8 * count} random positions have {ENGINE_EMPTIES} empties")
+    return [(int(me[i]), int(opp[i])) for i in keep]
+
+
+def time_moves(best_move, positions):
+    """(actions, wall seconds [N], CPU seconds [N]) of best_move(me, opp) on each position."""
+    actions, wall, cpu = [], [], []
+    for me, opp in positions:
+        w, c = time.perf_counter(), time.process_time()
+        actions.append(best_move(me, opp))
+        wall.append(time.perf_counter() - w)
+        cpu.append(time.process_time() - c)
+    return actions, np.array(wall), np.array(cpu)
+
+
+def engine_rows(specs, positions):
+    """Markdown rows: per spec, the numba player and the pure-Python reference it replaced."""
+    from alphazero.agents import make_player
+    from tests.alphabeta_reference import ReferenceAlphaBeta
+    rows = []
+    for spec in specs:
+        player = make_player(spec, seed=0)
+        if not hasattr(player, "depth"):
+            sys.exit(f"error: --engine {spec}: not an alpha-beta player spec")
+        player.best_move(*positions[0])  # load the numba code outside the timings
+        player = make_player(spec, seed=0)  # a fresh rng: the same tie-breaks as the reference's
+        ref = ReferenceAlphaBeta(player.depth, player.endgame_empties, seed=0, mobility_weight=player.mobility_weight)
+        fast, slow = time_moves(player.best_move, positions), time_moves(ref.best_move, positions)
+        assert fast[0] == slow[0], f"{spec}: the engine and the Python reference chose different moves"
+        for label, (_, wall, cpu) in (("numba (othello/engine.py)", fast),
+                                      ("pure Python (tests/alphabeta_reference.py, before)", slow)):
+            rows.append(f"| {spec} | {label} | {len(wall)} | {1e3 * np.median(wall):.3f} | {1e3 * wall.max():.3f} "
+                        f"| {1e3 * np.median(cpu):.3f} | {np.median(slow[1]) / np.median(wall):.0f}x |")
+            print(rows[-1], flush=True)
+    return rows
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--empties", type=int, nargs="+", default=[10, 12, 14, 16, 18, 20],
+    ap.add_argument("--empties", type=int, nargs="*", default=[10, 12, 14, 16, 18, 20],
                     help="numbers of empty squares to benchmark (default: %(default)s)")
     ap.add_argument("--positions", type=int, default=30, help="positions per number of empties (default: %(default)s)")
     ap.add_argument("--seed", type=int, default=0, help="base seed of the random games (default: %(default)s)")
     ap.add_argument("--start", action="store_true",
                     help="also time the proof that the start position is worth -4 (default: %(default)s)")
+    ap.add_argument("--engine", nargs="*", default=ENGINE_SPECS,
+                    help="alpha-beta player specs to time per move (default: %(default)s)")
+    ap.add_argument("--engine-positions", type=int, default=200,
+                    help=f"positions with {ENGINE_EMPTIES[0]}-{ENGINE_EMPTIES[1]} empties for the engine rows "
+                         "(default: %(default)s)")
     ap.add_argument("--record", action="store_true", help="append the table to bench/RESULTS.md (default: %(default)s)")
     args = ap.parse_args(argv)
-    if args.positions < 1 or any(not 1 <= e <= 32 for e in args.empties):
-        ap.error(f"need --positions >= 1 and --empties in 1..32, got {args.positions} and {args.empties}")
+    if args.positions < 1 or args.engine_positions < 1 or any(not 1 <= e <= 32 for e in args.empties):
+        ap.error(f"need --positions >= 1, --engine-positions >= 1 and --empties in 1..32, "
+                 f"got {args.positions}, {args.engine_positions} and {args.empties}")
     load = os.getloadavg()[0]
     solver.warm_up()  # load / compile the numba code outside the timings
     header = ["| empties | positions | exact median s | exact max s | exact median CPU s | exact median nodes "
               "| WDL median s | WDL max s | WDL median CPU s | W / D / L |",
               "|---|---|---|---|---|---|---|---|---|---|"]
-    print("\n".join(header), flush=True)
+    if args.empties:
+        print("\n".join(header), flush=True)
     rows = []
     for e in args.empties:
         res = {}
@@ -98,14 +161,29 @@ def main(argv=None):
                  f"(White wins 20-16): {w:.1f} s wall, {c:.1f} s CPU, {n:,} nodes, "
                  f"2^24-entry table.")
         print(start, flush=True)
+    engine_header = ["| player | search | positions | median ms/move | max ms/move | median CPU ms/move "
+                     "| speed-up (median) |", "|---|---|---|---|---|---|---|"]
+    erows = []
+    if args.engine:
+        print("\n".join(engine_header), flush=True)
+        erows = engine_rows(args.engine, midgame_positions(args.engine_positions, args.seed))
     command = "python -m bench.bench_solver" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
-    text = "\n".join([
-        f"### Exact endgame solver ({datetime.date.today()})",
-        f"Machine: {cpu_name()}, one core (numba {solver.numba_version()}, single-threaded); load average "
-        f"{load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end ({os.cpu_count()} cores, shared with other jobs). Command: `{command}`. Positions: uniformly random play from the start, "
-        f"seed {args.seed} + empties, {args.positions} per row; each solve starts from a cleared "
-        f"2^{solver.DEFAULT_TT_BITS}-entry table. Times are wall-clock unless marked CPU; W / D / L is the mover's result.",
-        "", *header, *rows] + (["", start] if start else []))
+    text = [f"### Exact endgame solver and alpha-beta engine ({datetime.date.today()})",
+            f"Machine: {cpu_name()}, one core (numba {solver.numba_version()}, single-threaded); load average "
+            f"{load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end ({os.cpu_count()} cores, shared with "
+            f"other jobs). Command: `{command}`. Times are wall-clock unless marked CPU."]
+    if rows:
+        text += ["", f"Solver: positions from uniformly random play from the start, seed {args.seed} + empties, "
+                     f"{args.positions} per row; each solve starts from a cleared 2^{solver.DEFAULT_TT_BITS}-entry "
+                     f"table; W / D / L is the mover's result.", "", *header, *rows]
+    if start:
+        text += ["", start]
+    if erows:
+        text += ["", f"Alpha-beta players: time per move on {args.engine_positions} positions with "
+                     f"{ENGINE_EMPTIES[0]}-{ENGINE_EMPTIES[1]} empties and a legal square (random_positions, seed "
+                     f"{args.seed}); the numba and the pure-Python search chose the same moves.",
+                 "", *engine_header, *erows]
+    text = "\n".join(text)
     if args.record:
         record(text)
         print(f"appended to {RESULTS}")

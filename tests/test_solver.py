@@ -7,6 +7,7 @@ import pytest
 
 from othello import game, solver
 from othello.players import AlphaBetaPlayer, ExactEndgamePlayer, GreedyPlayer, RandomPlayer
+from tests.alphabeta_reference import ReferenceAlphaBeta
 
 
 def brute_force(me, opp, memo):
@@ -148,8 +149,9 @@ def test_window_search_bounds_are_fail_soft_and_tables_stay_exact():
 
 
 def test_agrees_with_python_alphabeta_on_deeper_endgames():
-    """11-12 empties (deep search with the table) against the pure-Python exact search of players.py."""
-    ab = AlphaBetaPlayer(depth=1, seed=0)
+    """11-12 empties (deep search with the table) against the pure-Python exact search (the old
+    players.py, kept in tests/alphabeta_reference.py)."""
+    ab = ReferenceAlphaBeta(depth=1)
     for me, opp in positions(3, 11, 12, seed=5):
         assert solver.solve(me, opp) == ab.solve(me, opp)
 
