@@ -8,8 +8,9 @@ so an arena of many games in lockstep costs one network call per ply (per simula
 `make_player(spec)` builds any player from a short string, for the CLIs:
 
     random | greedy | alphabeta | alphabeta:DEPTH
+    alphabeta:DEPTH+exactE   alpha-beta (numba) DEPTH plies deep, exact endgame solver from E empties
     policy:PATH      raw network policy of a checkpoint (argmax over legal moves)
-    mcts:PATH | PATH MCTS (the `search` section, no root noise) on a checkpoint's network
+    mcts:PATH | PATH search (the `search` section: PUCT or Gumbel, no root noise) on a checkpoint's network
     shipped          MCTS on the shipped model (models/othello6x6.pt); also policy:shipped
 """
 import dataclasses
@@ -23,7 +24,7 @@ from alphazero.inference import NetEvaluator, boards_tensor
 from alphazero.config import SearchConfig
 from alphazero import mcts
 from othello import game
-from othello.players import AlphaBetaPlayer, GreedyPlayer, RandomPlayer
+from othello.players import AlphaBetaPlayer, ExactEndgamePlayer, GreedyPlayer, RandomPlayer
 
 
 class PolicyPlayer:
@@ -46,25 +47,22 @@ class PolicyPlayer:
 
 
 class MCTSPlayer:
-    """PUCT search (no root noise) on the whole batch at once; plays the most visited action.
+    """Batched search (no root noise) on the whole batch at once: PUCT plays the most visited
+    action, Gumbel its argmax of logits + sigma(completed Q) among the most visited.
 
-    `search`: SearchConfig (default: the section's defaults); `sims` overrides its `sims`.
+    `search`: SearchConfig (default: the section's defaults, `algorithm` included); `sims` overrides its `sims`.
     """
 
     def __init__(self, net, sims=None, device="cpu", seed=None, search=None):
         search = search or SearchConfig()
         self.cfg = dataclasses.replace(search, sims=search.sims if sims is None else sims)
-        if self.cfg.sims < 1:
-            raise ValueError(f"MCTS needs at least 1 simulation, got sims={self.cfg.sims}")
+        mcts.check_config(self.cfg)
         self.evaluate = NetEvaluator(net, device)
         self.rng = np.random.default_rng(seed)
-        self.name = f"mcts{self.cfg.sims}"
+        self.name = f"mcts{self.cfg.sims}" if self.cfg.algorithm == "puct" else f"gumbel{self.cfg.sims}"
 
     def __call__(self, me, opp):
-        visits, _, _ = mcts.search(me, opp, self.evaluate, self.cfg, self.rng, add_noise=False)  # [B, 37]
-        # a random fraction < 1 only reorders equal visit counts
-        score = visits + self.rng.random(visits.shape)
-        return np.where(game.legal_mask(me, opp), score, -1.0).argmax(1)
+        return mcts.run(me, opp, self.evaluate, self.cfg, self.rng, add_noise=False).action  # [B]
 
 
 SPEC_HELP = ("random, greedy, alphabeta, alphabeta:DEPTH, alphabeta:DEPTH+exactE (exact endgame "
@@ -97,7 +95,6 @@ def make_player(spec, device="cpu", sims=None, seed=0, depth=4, search=None):
                              f"alphabeta:4) or alphabeta:DEPTH+exactE (exact endgame from E <= 36 empties, "
                              f"e.g. alphabeta:6+exact10)")
         if plus:
-            from othello.players import ExactEndgamePlayer
             return ExactEndgamePlayer(depth=int(d), exact_empties=int(e), seed=seed)
         return AlphaBetaPlayer(depth=int(d) if d else depth, seed=seed)
     if kind in ("policy", "mcts"):
@@ -119,5 +116,5 @@ def make_player(spec, device="cpu", sims=None, seed=0, depth=4, search=None):
         player.name = f"policy:{label}"
     else:
         player = MCTSPlayer(net, sims=sims, device=device, seed=seed, search=search)
-        player.name = f"mcts{sims}:{label}"
+        player.name = f"{player.name}:{label}"
     return player

@@ -4,7 +4,8 @@ A checkpoint is a dict of plain data (tensors, numbers, strings, lists), read wi
 `torch.load(weights_only=True)` so loading runs no pickle code:
 
     format      "othello-alphazero/2"
-    net_config  {"d_model", "n_blocks", "d_hidden"}     the network shape
+    net_config  {"d_model", "n_blocks", "d_hidden", "aux_heads"}   the network shape ("aux_heads"
+                absent in files written before it existed, the shipped model's included: no aux heads)
     model       state dict of the network
     config      the full config tree of the run that made it (config.to_dict), if any
     iteration, history, elapsed_s, optimizer (latest.pt only)   training progress
@@ -67,7 +68,7 @@ def network_from_checkpoint(data, device="cpu", source="checkpoint"):
     """Build the network stored in a checkpoint dict (as returned by load_checkpoint from file `source`)."""
     where = source
     try:
-        net = AlphaZeroNet(NetConfig(**data["net_config"]))
+        net = AlphaZeroNet(NetConfig(**{"aux_heads": False, **data["net_config"]}))
     except TypeError as e:
         raise CheckpointError(f"{where}: net_config {data['net_config']} is not a network shape ({e})") from None
     try:

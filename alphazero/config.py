@@ -10,6 +10,7 @@ class NetConfig:
     d_model: int = 256           # residual stream width
     n_blocks: int = 4            # number of feed-forward residual blocks
     d_hidden: int = 1024         # hidden width of each block's MLP (4 x d_model)
+    aux_heads: bool = False      # extra training heads on the final LN: final ownership of each square and final disc difference
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,10 @@ class SearchConfig:
     fpu_reduction: float = 0.2   # an unvisited child's Q is its parent's value minus this (first-play urgency)
     dirichlet_alpha: float = 0.5  # root noise concentration in self-play (~10 / legal moves on 6x6)
     noise_fraction: float = 0.25  # weight of the root noise in the self-play prior (players search without noise)
+    algorithm: str = "puct"      # root search: puct (AlphaZero) or gumbel (Gumbel AlphaZero: sequential halving, completed-Q targets)
+    gumbel_m: int = 16           # gumbel: root actions sampled (Gumbel-top-m) for sequential halving
+    c_visit: float = 50.0        # gumbel: sigma(q) = (c_visit + max child visits) * c_scale * q, q min-max scaled to [0, 1]
+    c_scale: float = 0.1         # gumbel: see c_visit
 
 
 @dataclass(frozen=True)
@@ -26,18 +31,25 @@ class SelfPlayConfig:
     games: int = 256             # self-play games per iteration
     parallel: int = 256          # games played in lockstep (network batch size during search)
     temperature_plies: int = 8   # plies sampled in proportion to visits before playing the most visited move
-    temperature: float = 1.0     # visit-count temperature of those sampled plies (visits^(1/T))
+    temperature: float = 1.0     # visit-count temperature of those sampled plies (visits^(1/T)); puct only (gumbel samples by its noise)
+    full_fraction: float = 1.0   # playout-cap randomisation: share of moves searched with search.sims and recorded (1 = all)
+    cheap_sims: int = 16         # simulations of the other moves (played, never recorded; puct: no root noise)
+    solver_empties: int = 0      # positions with <= this many empties get exact W/D/L and disc-difference targets (0 = off)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     out: str = "runs/alphazero"  # run folder: latest.pt, iter_NNN.pt, buffer.npz, config.json
-    iterations: int = 30         # self-play / train / evaluate iterations
+    iterations: int = 30         # self-play / train / evaluate iterations (the most, with a time budget)
+    minutes: float = 0.0         # wall-clock budget: stop after the iteration that reaches it, lr decays over it (0 = off)
     buffer_size: int = 120_000   # replay buffer capacity in positions (before 8x symmetry augmentation)
     batch_size: int = 512        # training batch size
     steps_per_iter: int = 120    # gradient steps per iteration
     lr: float = 2e-3             # peak AdamW learning rate (cosine decay to 10% over the run)
     weight_decay: float = 1e-4   # AdamW weight decay
+    ownership_weight: float = 1.0  # weight of the final-ownership loss (mean cross-entropy per square; net.aux_heads only)
+    score_weight: float = 1.0    # weight of the final disc-difference loss (squared error in units of 36 discs; net.aux_heads only)
     eval_games: int = 64         # games per evaluation match of the raw policy each iteration; 0 = off
+    eval_every: int = 1          # evaluate every this many iterations (and always at the last one)
     eval_opponents: str = "random,greedy,alphabeta:2"  # player specs the raw policy meets each iteration
     resume: bool = False         # continue from OUT/latest.pt and OUT/buffer.npz

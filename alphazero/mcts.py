@@ -1,4 +1,4 @@
-"""Batched PUCT Monte-Carlo tree search over B games in lockstep (mctx-style).
+"""Batched Monte-Carlo tree search over B games in lockstep (mctx-style): PUCT or Gumbel AlphaZero.
 
 The trees of all games live in preallocated flat arrays: node `b * M + i` is node i of
 game b (M = sims + 1; node 0 is the root, simulation s creates node s + 1), and per-edge
@@ -12,14 +12,32 @@ statistics are rows `[B * M, 37]` of those nodes. Each simulation
      ends on an already expanded finished game re-uses its stored exact value;
   3. backs up with vectorised scatter-adds over the path array (the sign flips each ply).
 
+`cfg.algorithm` changes only the selection rule and the result, never the tree:
+"puct" selects by the PUCT score (Dirichlet noise at the root in self-play) and its policy
+target is the visit distribution; "gumbel" selects by alphazero/gumbel.py (sequential halving
+over a Gumbel-top-m sample at the root, Gumbel noise in self-play) and its policy target is
+softmax(logits + sigma(completed Q)).
+
 Values are from the side to move in the evaluated position, in [-1, 1]. Illegal actions
 are masked at every node (their Q is -inf), and pass (36) is an ordinary ply.
 """
+from typing import NamedTuple
+
 import numpy as np
 
+from alphazero import gumbel
 from othello import game
 
 A = game.ACTIONS
+ALGORITHMS = ("puct", "gumbel")
+
+
+class SearchResult(NamedTuple):
+    visits: np.ndarray  # int32 [B, 37] root visit counts (sum = sims)
+    value: np.ndarray   # float32 [B] root value from the mover's side (mean of the backed-up values)
+    prior: np.ndarray   # float32 [B, 37] network priors at the root, renormalised over the legal actions
+    policy: np.ndarray  # float32 [B, 37] policy target: visit distribution (puct) or improved policy (gumbel)
+    action: np.ndarray  # int64 [B] the move: most visited, ties at random (puct); the Gumbel choice (gumbel)
 
 
 def _masked_softmax_prior(priors, legal):
@@ -41,18 +59,35 @@ def _expand(me, opp):
     return legal, done
 
 
+def check_config(cfg):
+    """Raise ValueError naming the first setting of a SearchConfig that no search can honour."""
+    if cfg.algorithm not in ALGORITHMS:
+        raise ValueError(f"unknown search.algorithm '{cfg.algorithm}': use one of {', '.join(ALGORITHMS)}")
+    if cfg.sims < 1:
+        raise ValueError(f"MCTS needs at least 1 simulation, got sims={cfg.sims}")
+    if cfg.gumbel_m < 1:
+        raise ValueError(f"search.gumbel_m must be >= 1, got {cfg.gumbel_m}")
+
+
 def search(me, opp, evaluate, cfg, rng=None, add_noise=False):
-    """Search B root positions with `cfg.sims` simulations each.
+    """(visits `[B, 37]`, root value `[B]`, root priors `[B, 37]`) of `run` (the first three fields)."""
+    return tuple(run(me, opp, evaluate, cfg, rng, add_noise)[:3])
+
+
+def run(me, opp, evaluate, cfg, rng=None, add_noise=False):
+    """Search B root positions with `cfg.sims` simulations each; returns a SearchResult.
 
     me, opp: uint64 `[B]` root positions (canonical, mover to play); roots must
         not be finished games.
     evaluate: callable `(me [k], opp [k]) -> (priors [k, 37], values [k])`.
-    cfg: SearchConfig (sims, c_puct, fpu_reduction, dirichlet_alpha, noise_fraction).
-    add_noise: mix Dirichlet noise into the root priors (self-play exploration).
-    Returns (visit counts `[B, 37]` int32, root value `[B]` from the mover's side,
-    network priors at the root `[B, 37]`).
+    cfg: SearchConfig (sims, algorithm, c_puct, fpu_reduction, dirichlet_alpha, noise_fraction,
+        gumbel_m, c_visit, c_scale).
+    add_noise: self-play exploration: Dirichlet noise in the root priors (puct) or Gumbel
+        noise in the root sample and the final choice (gumbel).
     """
+    check_config(cfg)
     rng = rng or np.random.default_rng()
+    use_gumbel = cfg.algorithm == "gumbel"
     B, S = len(me), cfg.sims
     M = S + 1
     rows = np.arange(B)
@@ -64,7 +99,7 @@ def search(me, opp, evaluate, cfg, rng=None, add_noise=False):
     node_terminal = np.zeros(B * M, bool)
     node_n = np.zeros(B * M, np.float32)            # visits through the node (sum of its child_n)
     children = np.full((B * M, A), -1, np.int64)    # flat index of the child, -1 if unexpanded
-    prior = np.zeros((B * M, A), np.float32)
+    prior = np.zeros((B * M, A), np.float32)        # puct: legal-masked priors; gumbel: their logs, -inf if illegal
     child_n = np.zeros((B * M, A), np.float32)
     child_w = np.zeros((B * M, A), np.float32)      # value sum from the parent's mover side
     child_q = np.zeros((B * M, A), np.float32)      # w / n; first-play-urgency value while n = 0; -inf if illegal
@@ -72,24 +107,44 @@ def search(me, opp, evaluate, cfg, rng=None, add_noise=False):
     path_a = np.zeros((B, M), np.int64)             # action taken out of it
     depth = np.zeros(B, np.int64)                   # edges on the path
 
+    def set_prior(nodes, p, legal):
+        if use_gumbel:  # log priors: the logits of the Gumbel rules (finite on legal actions)
+            p = np.where(legal, np.log(np.maximum(p, 1e-30)), -np.inf)
+        prior[nodes] = p
+
     # --- root expansion ---
     node_me[base], node_opp[base] = me, opp
     root_legal, _ = _expand(me, opp)
     p, v = evaluate(me, opp)
     root_prior = _masked_softmax_prior(p, root_legal)
     prior0 = root_prior
-    if add_noise and cfg.noise_fraction > 0:
+    if add_noise and cfg.noise_fraction > 0 and not use_gumbel:
         noise = rng.dirichlet(np.full(A, cfg.dirichlet_alpha), size=B).astype(np.float32)
         prior0 = _masked_softmax_prior((1 - cfg.noise_fraction) * root_prior + cfg.noise_fraction * noise, root_legal)
-    prior[base], node_value[base] = prior0, v
+    set_prior(base, prior0, root_legal)
+    node_value[base] = v
     child_q[base] = np.where(root_legal, (v - cfg.fpu_reduction)[:, None], -np.inf)
+    if use_gumbel:
+        g = rng.gumbel(size=(B, A)).astype(np.float32) if add_noise else np.zeros((B, A), np.float32)
+        table = gumbel.considered_visits_table(cfg.gumbel_m, S)
+        n_considered = np.minimum(cfg.gumbel_m, root_legal.sum(1))
+
+    def sigma(nodes):
+        return gumbel.sigma_completed_q(child_q[nodes], child_n[nodes], node_value[nodes], prior[nodes],
+                                        cfg.c_visit, cfg.c_scale)
 
     for s in range(S):
         # --- selection: descend until an unexpanded edge or a finished game ---
         act, cur, d = rows, base, 0                 # games still descending, their current node
         while True:
-            explore = (cfg.c_puct * np.sqrt(node_n[cur] + 1))[:, None]
-            a = (child_q[cur] + explore * prior[cur] / (1 + child_n[cur])).argmax(1)
+            if not use_gumbel:
+                explore = (cfg.c_puct * np.sqrt(node_n[cur] + 1))[:, None]
+                a = (child_q[cur] + explore * prior[cur] / (1 + child_n[cur])).argmax(1)
+            elif d == 0:                            # every game is at its root: sequential halving
+                a = gumbel.root_action(g, prior[cur], sigma(cur), child_n[cur], table[n_considered, s])
+            else:
+                a = gumbel.interior_action(child_q[cur], child_n[cur], node_value[cur], prior[cur],
+                                           cfg.c_visit, cfg.c_scale)
             path[act, d], path_a[act, d] = cur, a
             child = children[cur, a]
             descend = child >= 0
@@ -120,7 +175,7 @@ def search(me, opp, evaluate, cfg, rng=None, add_noise=False):
                 p, v_net = evaluate(lm[live], lo[live])
                 v[live] = v_net
                 nl = new[live]
-                prior[nl] = _masked_softmax_prior(p, legal[live])
+                set_prior(nl, _masked_softmax_prior(p, legal[live]), legal[live])
                 child_q[nl] = np.where(legal[live], (v[live] - cfg.fpu_reduction)[:, None], -np.inf)
             node_me[new], node_opp[new] = lm, lo
             node_value[new], node_terminal[new] = v, done
@@ -139,5 +194,14 @@ def search(me, opp, evaluate, cfg, rng=None, add_noise=False):
         child_w[pn, pa] += gain
         child_q[pn, pa] = child_w[pn, pa] / child_n[pn, pa]
         node_n[pn] += 1
-    root_value = child_w[base].sum(1) / np.maximum(child_n[base].sum(1), 1)
-    return child_n[base].astype(np.int32), root_value.astype(np.float32), root_prior
+    visits = child_n[base]
+    root_value = (child_w[base].sum(1) / np.maximum(visits.sum(1), 1)).astype(np.float32)
+    if use_gumbel:
+        sig = sigma(base)
+        policy = gumbel.improved_policy(prior[base], sig)
+        action = gumbel.root_action(g, prior[base], sig, visits, visits.max(1))  # among the most visited
+    else:
+        policy = (visits / visits.sum(1, keepdims=True)).astype(np.float32)
+        # a random fraction < 1 only reorders equal visit counts
+        action = np.where(root_legal, visits + rng.random(visits.shape), -1.0).argmax(1)
+    return SearchResult(visits.astype(np.int32), root_value, root_prior, policy, action)

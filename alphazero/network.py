@@ -13,6 +13,11 @@ Activation sites (the residual stream, `[B, d_model]`):
 return value replaces the activation (splice an SAE, steer a feature).
 `run_from(site, act)` finishes the forward pass from a site's activation.
 With no hooks the forward pass does no extra work.
+
+With `NetConfig.aux_heads` two training-only heads also read `LN(x)`: final ownership of
+each square from the mover's side (3 logits per square: mine / empty / theirs) and the final
+disc difference. `forward` still returns (policy, value); `forward_aux` returns all four.
+The residual stream and the sites are the same with or without them.
 """
 from dataclasses import asdict
 
@@ -44,6 +49,9 @@ class AlphaZeroNet(nn.Module):
         self.ln_f = nn.LayerNorm(c.d_model)
         self.policy_head = nn.Linear(c.d_model, 37)
         self.value_head = nn.Linear(c.d_model, 3)
+        if c.aux_heads:
+            self.ownership_head = nn.Linear(c.d_model, 36 * 3)
+            self.score_head = nn.Linear(c.d_model, 1)
         self.sites = ["embed"] + [f"resid.{i}" for i in range(c.n_blocks)]
 
     def _site_index(self, site):
@@ -55,15 +63,31 @@ class AlphaZeroNet(nn.Module):
         h = self.ln_f(x)
         return self.policy_head(h), self.value_head(h)
 
+    def _embed(self, board):
+        planes = torch.cat([(board > 0), (board < 0)], dim=-1).to(self.embed.weight.dtype)
+        return self.embed(planes)
+
     def forward(self, board, hooks=None):
         """board `[B, 36]` -> (policy logits `[B, 37]`, value logits `[B, 3]` W/D/L)."""
-        planes = torch.cat([(board > 0), (board < 0)], dim=-1).to(self.embed.weight.dtype)
-        x = self.embed(planes)
+        x = self._embed(board)
         if hooks:
             return self._run(x, hooks)
         for blk in self.blocks:
             x = blk(x)
         return self._heads(x)
+
+    def forward_aux(self, board):
+        """board `[B, 36]` -> (policy logits `[B, 37]`, value logits `[B, 3]`, ownership logits
+        `[B, 36, 3]` (mine / empty / theirs at the end, mover's side), final disc difference `[B]`
+        (mover minus opponent, in discs)). Needs a network built with aux_heads."""
+        if not self.cfg.aux_heads:
+            raise ValueError("this network has no auxiliary heads (NetConfig.aux_heads is off)")
+        x = self._embed(board)
+        for blk in self.blocks:
+            x = blk(x)
+        h = self.ln_f(x)
+        own = self.ownership_head(h).view(-1, 36, 3)
+        return self.policy_head(h), self.value_head(h), own, 36.0 * self.score_head(h)[:, 0]
 
     def _run(self, x, hooks):
         """Blocks and heads from the embedded stream, calling hooks at each site."""

@@ -1,14 +1,27 @@
-"""Self-play: many games in lockstep, one batched MCTS per ply across all of them.
+"""Self-play: many games in lockstep, one batched search per ply across all of them.
 
 Games run in `parallel` slots; when a game ends its slot starts the next one, so
 the network batch stays full until the last games. Positions where the mover has
 a single legal action (including a forced pass) are played without search and
 not recorded: their policy target carries no information.
+
+Playout-cap randomisation (KataGo; `full_fraction` < 1): each searched move is a full
+search (`search.sims`, root noise, recorded) with probability `full_fraction`, otherwise a
+cheap one (`cheap_sims`, played but not recorded; PUCT without Dirichlet noise, Gumbel keeps
+its noise since it is how Gumbel samples its move). Every move's search is batched with the
+other games' searches of its kind: at most two searches per ply.
+
+Targets of a recorded position, all from its mover's side: the search policy, the final
+result z, the final ownership of each square and the final disc difference. With
+`solver_empties` > 0, positions with that many empty squares or fewer get the exact
+game-theoretic result and disc difference (othello.solver) instead of the game's.
 """
+import dataclasses
+
 import numpy as np
 from tqdm import tqdm
 
-from alphazero.mcts import search
+from alphazero.mcts import run
 from othello import game
 
 
@@ -24,17 +37,50 @@ def sample_actions(visits, temperature, rng):
     return noisy.argmax(1)
 
 
+def _move(me, opp, ply, evaluate, search_cfg, temperature_plies, temperature, rng, noise):
+    """One batched search -> (actions `[k]`, policy targets `[k, 37]`)."""
+    r = run(me, opp, evaluate, search_cfg, rng, add_noise=noise)
+    if search_cfg.algorithm == "gumbel":  # the Gumbel noise already samples the move
+        return r.action, r.policy
+    early = ply < temperature_plies
+    return np.where(early, sample_actions(r.visits, temperature, rng), r.action), r.policy
+
+
+def exact_targets(boards):
+    """Exact final disc difference `[n]` of positions int8 `[n, 36]` (mover's side) by othello.solver."""
+    from othello import solver  # numba: compiled on first use, only by runs that ask for it
+    me, opp = game.from_planes(boards)
+    return solver.solve_batch(me, opp, "exact")
+
+
+def check_config(cfg):
+    """Raise ValueError naming the first setting of a SelfPlayConfig that self-play cannot honour."""
+    if not 0 <= cfg.full_fraction <= 1:
+        raise ValueError(f"selfplay.full_fraction must be in [0, 1], got {cfg.full_fraction}")
+    if cfg.full_fraction < 1 and cfg.cheap_sims < 1:
+        raise ValueError(f"selfplay.cheap_sims must be >= 1 when full_fraction < 1, got {cfg.cheap_sims}")
+    if not 0 <= cfg.solver_empties <= game.SQUARES:
+        raise ValueError(f"selfplay.solver_empties must be in 0..36, got {cfg.solver_empties}")
+
+
 def self_play(evaluate, cfg, search_cfg, rng, progress=True):
     """Play `cfg.games` games (SelfPlayConfig) with `search_cfg` (SearchConfig, root noise on).
 
-    Returns a dict of numpy arrays, positions ordered by game then ply:
+    Returns a dict of numpy arrays, recorded positions ordered by game then ply:
       boards  int8 `[N, 36]`  the searched positions from the mover's side
-      policy  float32 `[N, 37]` visit distribution of the search
+      policy  float32 `[N, 37]` policy target of the search (visit distribution or Gumbel improved policy)
       z       int8 `[N]`      final result from that position's mover: +1 / 0 / -1
+      ownership int8 `[N, 36]` each square at the end from that position's mover: +1 mine / 0 empty / -1 theirs
+      score   int8 `[N]`      final disc difference from that position's mover
+      solved  bool `[N]`      z and score are the solver's exact values (solver_empties), not the game's
       game, ply  int64 `[N]`  which game and ply each position comes from (ply 0 = start; passes count)
       first_player_results int8 `[games]`  result from the first mover's (Black's) side
       lengths int64 `[games]` plies per game; final_discs int64 `[games, 2]` (Black, White) at the end
+      final_boards int8 `[games, 36]` the final board, +1 Black / -1 White
+      searches int64 `[2]`    moves searched fully and cheaply
     """
+    check_config(cfg)
+    cheap_cfg = dataclasses.replace(search_cfg, sims=cfg.cheap_sims)
     P = min(cfg.parallel, cfg.games)
     me, opp = game.initial(P)
     ply = np.zeros(P, np.int64)
@@ -43,6 +89,8 @@ def self_play(evaluate, cfg, search_cfg, rng, progress=True):
     results = np.zeros(cfg.games, np.int8)
     lengths = np.zeros(cfg.games, np.int64)
     final_discs = np.zeros((cfg.games, 2), np.int64)
+    final_boards = np.zeros((cfg.games, 36), np.int8)
+    searches = np.zeros(2, np.int64)
     live = np.ones(P, bool)
     rec = {"boards": [], "policy": [], "game": [], "ply": []}
     bar = tqdm(total=cfg.games, desc="self-play", unit="game", leave=False, disable=None if progress else True)
@@ -54,6 +102,7 @@ def self_play(evaluate, cfg, search_cfg, rng, progress=True):
             black_moves = ply[over] % 2 == 0       # passes are plies, so parity tells the mover's colour
             mine, theirs = game.popcount(me[over]), game.popcount(opp[over])
             final_discs[g] = np.where(black_moves[:, None], np.stack([mine, theirs], 1), np.stack([theirs, mine], 1))
+            final_boards[g] = game.to_planes(me[over], opp[over]) * np.where(black_moves, 1, -1)[:, None]
             results[g] = np.sign(final_discs[g, 0] - final_discs[g, 1])
             lengths[g] = ply[over]
             bar.update(len(over))
@@ -69,17 +118,21 @@ def self_play(evaluate, cfg, search_cfg, rng, progress=True):
             break
         legal = game.legal_mask(me[idx], opp[idx])
         actions = legal.argmax(1)                   # the only move where there is one
-        multi = legal.sum(1) > 1
-        if multi.any():
-            sidx = idx[multi]
-            visits, _, _ = search(me[sidx], opp[sidx], evaluate, search_cfg, rng, add_noise=True)
-            early = ply[sidx] < cfg.temperature_plies
-            actions[multi] = np.where(early, sample_actions(visits, cfg.temperature, rng),
-                                      sample_actions(visits, 0.0, rng))
-            rec["boards"].append(game.to_planes(me[sidx], opp[sidx]).astype(np.int8))
-            rec["policy"].append((visits / visits.sum(1, keepdims=True)).astype(np.float32))
-            rec["game"].append(slot_game[sidx].copy())
-            rec["ply"].append(ply[sidx].copy())
+        multi = np.flatnonzero(legal.sum(1) > 1)
+        full = rng.random(len(multi)) < cfg.full_fraction
+        for is_full, sel in ((True, multi[full]), (False, multi[~full])):
+            if not len(sel):
+                continue
+            sidx = idx[sel]
+            actions[sel], policy = _move(me[sidx], opp[sidx], ply[sidx], evaluate, search_cfg if is_full else cheap_cfg,
+                                         cfg.temperature_plies, cfg.temperature, rng,
+                                         noise=is_full or search_cfg.algorithm == "gumbel")
+            searches[0 if is_full else 1] += len(sel)
+            if is_full:
+                rec["boards"].append(game.to_planes(me[sidx], opp[sidx]).astype(np.int8))
+                rec["policy"].append(policy)
+                rec["game"].append(slot_game[sidx].copy())
+                rec["ply"].append(ply[sidx].copy())
         me[idx], opp[idx] = game.step(me[idx], opp[idx], actions)
         ply[idx] += 1
     bar.close()
@@ -88,5 +141,14 @@ def self_play(evaluate, cfg, search_cfg, rng, progress=True):
     out = {k: np.concatenate(v) if v else empty[k] for k, v in rec.items()}
     order = np.argsort(out["game"], kind="stable")  # recorded in time order: stable keeps plies in order
     out = {k: v[order] for k, v in out.items()}
-    out["z"] = np.where(out["ply"] % 2 == 0, results[out["game"]], -results[out["game"]]).astype(np.int8)
-    return {**out, "first_player_results": results, "lengths": lengths, "final_discs": final_discs}
+    g, sign = out["game"], np.where(out["ply"] % 2 == 0, 1, -1)  # Black moves on even plies
+    out["z"] = (sign * results[g]).astype(np.int8)
+    out["ownership"] = (sign[:, None] * final_boards[g]).astype(np.int8)
+    out["score"] = (sign * (final_discs[g, 0] - final_discs[g, 1])).astype(np.int8)
+    out["solved"] = (36 - np.abs(out["boards"]).sum(1)) <= cfg.solver_empties
+    if out["solved"].any():
+        exact = exact_targets(out["boards"][out["solved"]])
+        out["score"][out["solved"]] = exact
+        out["z"][out["solved"]] = np.sign(exact)
+    return {**out, "first_player_results": results, "lengths": lengths, "final_discs": final_discs,
+            "final_boards": final_boards, "searches": searches}

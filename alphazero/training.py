@@ -1,9 +1,11 @@
 """The AlphaZero training stage: config sections in, the path of the final checkpoint out.
 
 Each iteration: self-play with the current network (batched MCTS over all games at once)
--> replay buffer (8x symmetry augmentation at sampling time) -> gradient steps -> raw-policy
-evaluation against the previous iteration and `train.eval_opponents` -> atomic checkpoint
-`OUT/latest.pt` (with the optimizer) and `OUT/iter_NNN.pt`, then the replay buffer.
+-> replay buffer (8x symmetry augmentation at sampling time) -> gradient steps (policy, value,
+and with `net.aux_heads` final ownership and disc difference) -> raw-policy evaluation against
+the previous iteration and `train.eval_opponents` -> atomic checkpoint `OUT/latest.pt` (with the
+optimizer) and `OUT/iter_NNN.pt`, then the replay buffer and `OUT/learning_curve.svg` (score vs
+each opponent over wall-clock minutes; the same numbers go to wandb when enabled).
 Every checkpoint records the run's full config tree under "config". A run killed at any
 point (even kill -9) resumes with `train.resume` and loses at most the iteration in flight.
 """
@@ -18,30 +20,49 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from alphazero import mcts, selfplay
 from alphazero.agents import PolicyPlayer, make_player
 from alphazero.checkpoint import load_checkpoint, network_from_checkpoint, resume_state, save_checkpoint
 from alphazero.inference import NetEvaluator
 from alphazero.network import AlphaZeroNet
 from alphazero.replay import ReplayBuffer
-from alphazero.selfplay import self_play
 from othello.arena import play_match
+from othello.atomic import atomic_write_text
+from othello.svgplot import line_plot
+
+CURVE = "learning_curve.svg"  # beside the checkpoints
 
 
 class TrainingError(ValueError):
     """A training run that cannot go on (bad setting, diverged loss)."""
 
 
-def losses(net, boards, policy, z, device):
-    """Policy cross-entropy to the visit distribution + value cross-entropy to W/D/L.
+def losses(net, batch, train_cfg, device):
+    """Cross-entropy of the policy to the search target and of the value to W/D/L; with aux heads,
+    also the final ownership (cross-entropy per square, mean over squares) and the final disc
+    difference (squared error in units of 36 discs).
 
-    boards int8 `[b, 36]`, policy float32 `[b, 37]`, z int8 `[b]` -> (policy loss, value loss).
+    batch: a replay Batch (boards int8 `[b, 36]`, policy `[b, 37]`, z, ownership `[b, 36]`, score `[b]`).
+    Returns {name: loss} with "policy", "value" (+ "ownership", "score") and "total" (weighted sum).
     """
-    logits, v_logits = net(torch.from_numpy(boards).float().to(device))
-    target_pi = torch.from_numpy(policy).to(device)
-    policy_loss = -(target_pi * F.log_softmax(logits, -1)).sum(-1).mean()
-    wdl = torch.from_numpy(1 - z.astype(np.int64)).to(device)  # +1 -> 0 win, 0 -> 1 draw, -1 -> 2 loss
-    value_loss = F.cross_entropy(v_logits, wdl)
-    return policy_loss, value_loss
+    boards = torch.from_numpy(batch.boards).float().to(device)
+    if net.cfg.aux_heads:
+        logits, v_logits, own_logits, score = net.forward_aux(boards)
+    else:
+        logits, v_logits = net(boards)
+    target_pi = torch.from_numpy(batch.policy).to(device)
+    out = {"policy": -(target_pi * F.log_softmax(logits, -1)).sum(-1).mean()}
+    wdl = torch.from_numpy(1 - batch.z.astype(np.int64)).to(device)  # +1 -> 0 win, 0 -> 1 draw, -1 -> 2 loss
+    out["value"] = F.cross_entropy(v_logits, wdl)
+    total = out["policy"] + out["value"]
+    if net.cfg.aux_heads:
+        own = torch.from_numpy(1 - batch.ownership.astype(np.int64)).to(device)  # mine 0, empty 1, theirs 2
+        out["ownership"] = F.cross_entropy(own_logits.reshape(-1, 3), own.reshape(-1))
+        target = torch.from_numpy(batch.score.astype(np.float32)).to(device)
+        out["score"] = (((score - target) / 36.0) ** 2).mean()
+        total = total + train_cfg.ownership_weight * out["ownership"] + train_cfg.score_weight * out["score"]
+    out["total"] = total
+    return out
 
 
 def opponent_specs(text):
@@ -63,9 +84,23 @@ def evaluate(net, prev_net, specs, train_cfg, rules_cfg, search_cfg, device, it)
             for key, opp in opponents.items()}
 
 
-def _lr(train_cfg, it):
-    """Cosine decay from `lr` to 10% of it over the run."""
-    return train_cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * it / max(train_cfg.iterations - 1, 1))))
+def write_learning_curve(path, history, specs):
+    """SVG of the raw policy's score against each fixed opponent (not 'previous') over wall-clock minutes."""
+    series = [(spec, [h["elapsed_s"] / 60 for h in history], [h.get(f"score_vs_{key}") for h in history])
+              for key, spec in specs.items()]
+    svg = line_plot(series, "raw policy score during training", "wall-clock minutes (self-play, training, evaluation)",
+                    "score (win 1, draw 0.5)")
+    return atomic_write_text(path, svg)
+
+
+def _lr(train_cfg, it, elapsed):
+    """Cosine decay from `lr` to 10% of it over the run: over the iterations, or over the
+    wall-clock budget (`minutes`, by `elapsed` seconds) when there is one."""
+    if train_cfg.minutes > 0:
+        frac = min(elapsed / (60 * train_cfg.minutes), 1.0)
+    else:
+        frac = it / max(train_cfg.iterations - 1, 1)
+    return train_cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
 def train_agent(net_cfg, search_cfg, selfplay_cfg, train_cfg, rules_cfg, *, seed, device, config, wandb=None):
@@ -76,6 +111,8 @@ def train_agent(net_cfg, search_cfg, selfplay_cfg, train_cfg, rules_cfg, *, seed
     every checkpoint. wandb: the imported wandb module to log to, or None.
     Raises TrainingError / CheckpointError / ReplayError naming the problem.
     """
+    mcts.check_config(search_cfg)  # bad settings fail now, not after the first iteration's games
+    selfplay.check_config(selfplay_cfg)
     out = Path(train_cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     specs = opponent_specs(train_cfg.eval_opponents)
@@ -104,38 +141,47 @@ def train_agent(net_cfg, search_cfg, selfplay_cfg, train_cfg, rules_cfg, *, seed
     bar = tqdm(range(start, train_cfg.iterations), desc="iterations", initial=start, total=train_cfg.iterations,
                disable=None)
     for it in bar:
-        t0 = time.perf_counter()
+        if train_cfg.minutes > 0 and elapsed >= 60 * train_cfg.minutes:
+            break  # the time budget is spent (a resumed run stops here too)
+        t0, c0 = time.perf_counter(), time.process_time()
         rng = np.random.default_rng([seed, it])
         # --- self-play with the current network ---
         net.eval()
-        data = self_play(NetEvaluator(net, device), selfplay_cfg, search_cfg, rng)
-        buffer.add(data["boards"], data["policy"], data["z"])
+        data = selfplay.self_play(NetEvaluator(net, device), selfplay_cfg, search_cfg, rng)
+        buffer.add(data["boards"], data["policy"], data["z"], data["ownership"], data["score"])
         t_play = time.perf_counter() - t0
         # --- training on the replay buffer ---
-        lr = _lr(train_cfg, it)
+        lr = _lr(train_cfg, it, elapsed)
         for g in opt.param_groups:
             g["lr"] = lr
         net.train()
-        p_sum = v_sum = 0.0
+        sums = {}
         for _ in range(train_cfg.steps_per_iter):
-            p_loss, v_loss = losses(net, *buffer.sample(train_cfg.batch_size, rng), device)
-            loss = p_loss + v_loss
-            if not torch.isfinite(loss):
-                raise TrainingError(f"non-finite loss at iteration {it} (policy {p_loss.item()}, value "
-                                    f"{v_loss.item()}); lower --train.lr or resume from {latest}")
+            parts = losses(net, buffer.sample(train_cfg.batch_size, rng), train_cfg, device)
+            if not torch.isfinite(parts["total"]):
+                raise TrainingError(f"non-finite loss at iteration {it} ("
+                                    + ", ".join(f"{k} {v.item()}" for k, v in parts.items())
+                                    + f"); lower --train.lr or resume from {latest}")
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            parts["total"].backward()
             opt.step()
-            p_sum, v_sum = p_sum + p_loss.item(), v_sum + v_loss.item()
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + v.item()
         net.eval()
         t_train = time.perf_counter() - t0 - t_play
         # --- evaluation: previous iteration and the opponents ---
-        scores = evaluate(net, prev_net, specs, train_cfg, rules_cfg, search_cfg, device, it)
+        last = it == train_cfg.iterations - 1 or (train_cfg.minutes > 0 and
+                                                  elapsed + time.perf_counter() - t0 >= 60 * train_cfg.minutes)
+        due = (it + 1) % max(train_cfg.eval_every, 1) == 0 or last
+        scores = evaluate(net, prev_net, specs, train_cfg, rules_cfg, search_cfg, device, it) if due else {}
         elapsed += time.perf_counter() - t0
+        cpu = (history[-1].get("cpu_s", 0.0) if history else 0.0) + time.process_time() - c0
         steps = max(train_cfg.steps_per_iter, 1)
-        rec = {"iteration": it, "elapsed_s": round(elapsed, 1), "selfplay_s": round(t_play, 1),
+        rec = {"iteration": it, "elapsed_s": round(elapsed, 1), "cpu_s": round(cpu, 1), "selfplay_s": round(t_play, 1),
                "train_s": round(t_train, 1), "games": int(len(data["lengths"])), "positions": int(len(data["z"])),
-               "buffer": buffer.size, "policy_loss": p_sum / steps, "value_loss": v_sum / steps,
+               "full_searches": int(data["searches"][0]), "cheap_searches": int(data["searches"][1]),
+               "solved": int(data["solved"].sum()), "buffer": buffer.size,
+               **{f"{k}_loss": v / steps for k, v in sums.items() if k != "total"},
                "first_player_score": float((data["first_player_results"] + 1).mean() / 2), "lr": lr,
                **{f"score_vs_{k}": v for k, v in scores.items()}}
         history.append(rec)
@@ -149,6 +195,7 @@ def train_agent(net_cfg, search_cfg, selfplay_cfg, train_cfg, rules_cfg, *, seed
         save_checkpoint(latest, net, optimizer=opt.state_dict(), **fields)
         save_checkpoint(out / f"iter_{it:03d}.pt", net, **fields)
         buffer.save(out / "buffer.npz")
+        write_learning_curve(out / CURVE, history, specs)
         prev_net = copy.deepcopy(net).eval()
     print(f"done: {len(history)} iterations, {elapsed / 60:.1f} min; checkpoint {latest}")
     return latest

@@ -38,7 +38,15 @@ def run_summary(ck, path):
     c = ck.get("config")
     if not isinstance(c, dict):
         sys.exit(f"error: {path} records no run config (format {ck['format']}): rerun train_alphazero.py")
-    return (f"{c['train']['iterations']} iterations x {c['selfplay']['games']} games, {c['search']['sims']} sims, "
+    s, sp = c["search"], c["selfplay"]
+    options = [f"{s.get('algorithm', 'puct')} {s['sims']} sims"]
+    if sp.get("full_fraction", 1.0) < 1:
+        options.append(f"playout cap {sp['full_fraction']:g} full / {sp['cheap_sims']} cheap sims")
+    if c["net"].get("aux_heads"):
+        options.append("ownership + score heads")
+    if sp.get("solver_empties", 0):
+        options.append(f"exact targets <= {sp['solver_empties']} empties")
+    return (f"{c['train']['iterations']} iterations x {sp['games']} games, {', '.join(options)}, "
             f"{c['train']['steps_per_iter']} steps x {c['train']['batch_size']}")
 
 

@@ -12,14 +12,16 @@ def filled(n=40, capacity=64, seed=0):
     policy = rng.random((n, 37)).astype(np.float32)
     policy /= policy.sum(1, keepdims=True)
     z = rng.integers(-1, 2, n).astype(np.int8)
+    ownership = rng.integers(-1, 2, (n, 36)).astype(np.int8)
+    score = rng.integers(-36, 37, n).astype(np.int8)
     buf = ReplayBuffer(capacity)
-    buf.add(boards, policy, z)
+    buf.add(boards, policy, z, ownership, score)
     return buf, boards, policy, z
 
 
 def test_board_and_policy_get_the_same_symmetry():
     buf, boards, policy, z = filled()
-    b, p, v = buf.sample(500, np.random.default_rng(1))
+    b, p, v = buf.sample(500, np.random.default_rng(1))[:3]
     used = set()
     for bi, pi, vi in zip(b, p, v):
         # the stored row and symmetry this sample came from: the policy (random floats) identifies both

@@ -59,3 +59,26 @@ def test_sample_actions():
     sampled = np.array([sample_actions(visits, 1.0, rng) for _ in range(400)])
     assert set(sampled[:, 0]) == {1, 2} and set(sampled[:, 1]) <= {0, 3}     # never an unvisited action
     assert 0.02 < (sampled[:, 1] == 3).mean() < 0.25                         # in proportion to visits (1/11)
+
+
+def test_playout_cap_randomisation_records_only_full_searches():
+    """full_fraction 0.5: every multi-move position is searched, fully (recorded) or cheaply (played only)."""
+    cfg = SelfPlayConfig(games=8, parallel=8, full_fraction=0.5, cheap_sims=2)
+    data = self_play(uniform_evaluate, cfg, SearchConfig(sims=6), np.random.default_rng(0), progress=False)
+    full, cheap = data["searches"]
+    assert len(data["z"]) == full and full > 0 and cheap > 0
+    assert 0.25 < full / (full + cheap) < 0.75
+    assert len(data["lengths"]) == 8 and (data["lengths"] >= 9).all()
+    assert np.allclose(data["policy"].sum(1), 1)
+    none = self_play(uniform_evaluate, SelfPlayConfig(games=4, parallel=4, full_fraction=0.0, cheap_sims=2),
+                     SearchConfig(sims=6), np.random.default_rng(0), progress=False)
+    assert len(none["z"]) == 0 and none["searches"][0] == 0 and (none["lengths"] >= 9).all()
+
+
+def test_gumbel_self_play_targets_are_legal():
+    data = self_play(uniform_evaluate, SelfPlayConfig(games=4, parallel=4), SearchConfig(sims=8, algorithm="gumbel"),
+                     np.random.default_rng(0), progress=False)
+    me, opp = game.from_planes(data["boards"])
+    legal = game.legal_mask(me, opp)
+    assert (data["policy"][~legal] == 0).all() and np.allclose(data["policy"].sum(1), 1, atol=1e-5)
+    assert (legal.sum(1) > 1).all()  # single-move positions are never recorded

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -28,7 +29,7 @@ def test_checkpoint_round_trip_is_plain_data(tmp_path):
     save_checkpoint(tmp_path / "a.pt", net, iteration=3, history=[{"x": 1.0}])
     assert not list(tmp_path.glob("*.tmp"))  # written to a temp file, then renamed
     ck = torch.load(tmp_path / "a.pt", weights_only=True)  # no pickle of arbitrary objects
-    assert ck["net_config"] == {"d_model": 16, "n_blocks": 2, "d_hidden": 32} and ck["iteration"] == 3
+    assert ck["net_config"] == {"d_model": 16, "n_blocks": 2, "d_hidden": 32, "aux_heads": False} and ck["iteration"] == 3
     back = load_network(tmp_path / "a.pt")
     x = torch.randint(-1, 2, (5, 36)).float()
     for a, b in zip(net(x), back(x)):
@@ -54,6 +55,8 @@ def test_train_then_resume(tmp_path):
     ck = load_checkpoint(out / "latest.pt")
     assert ck["iteration"] == 1 and len(ck["history"]) == 2 and "optimizer" in ck
     assert (out / "iter_000.pt").is_file() and (out / "buffer.npz").is_file()
+    curve = (out / "learning_curve.svg").read_text()  # score vs the fixed opponents over minutes
+    assert curve.startswith("<svg") and "alphabeta:2" in curve and "previous" not in curve
     h = ck["history"][-1]
     assert {"score_vs_random", "score_vs_greedy", "score_vs_alphabeta2", "score_vs_previous"} <= set(h)
     assert 0 <= h["score_vs_greedy"] <= 1 and h["policy_loss"] > 0
@@ -90,7 +93,7 @@ def test_dotted_flags_and_config_round_trip(tmp_path, monkeypatch):
     assert ck["format"] == "othello-alphazero/2" and ck["iteration"] == 0
     cfg = ck["config"]
     assert cfg["search"] == {**cfg["search"], "sims": 4, "c_puct": 2.5} and cfg["seed"] == 3
-    assert cfg["net"] == ck["net_config"] == {"d_model": 16, "n_blocks": 1, "d_hidden": 32}
+    assert cfg["net"] == ck["net_config"] == {"d_model": 16, "n_blocks": 1, "d_hidden": 32, "aux_heads": False}
     assert cfg["selfplay"]["games"] == 4 and cfg["train"]["out"] == str(first)
     assert json.loads((first / "config.json").read_text()) == json.loads(json.dumps(cfg))  # tuples -> lists
 
@@ -126,3 +129,43 @@ def test_resume_needs_a_training_checkpoint(tmp_path):
     r = train("--train.iterations", "1", "--train.out", str(out), "--train.resume")
     assert r.returncode != 0 and "cannot be resumed from" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_preset_runs_and_resumes_with_its_options(tmp_path, monkeypatch):
+    """The long-run preset is a valid partial config; its search/target options run together (shrunk
+    by flags to a tiny run) and resume: the second call continues at iteration 1 with the buffer's aux targets."""
+    import config
+    import train_alphazero
+    from alphazero.replay import ReplayBuffer
+    from alphazero import mcts, selfplay
+
+    preset = ROOT / "alphazero" / "presets" / "strength.json"
+    cfg = config.load_config(preset)
+    mcts.check_config(cfg.search)
+    selfplay.check_config(cfg.selfplay)
+    assert cfg.train.out == "runs/strength" and not cfg.train.resume
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    out = tmp_path / "run"
+    tiny = ["--config", str(preset), *TINY, "--train.out", str(out), "--train.eval-games", "0",
+            "--train.buffer-size", "2000"]
+    train_alphazero.main([*tiny, "--train.iterations", "1"])
+    train_alphazero.main([*tiny, "--train.iterations", "2", "--train.resume"])
+    ck = load_checkpoint(out / "latest.pt")
+    assert [h["iteration"] for h in ck["history"]] == [0, 1]
+    assert ck["config"]["search"]["algorithm"] == cfg.search.algorithm
+    assert ck["net_config"]["aux_heads"] == cfg.net.aux_heads
+    buf = ReplayBuffer.load(out / "buffer.npz", 2000)
+    assert buf.size == sum(h["positions"] for h in ck["history"])
+    assert (np.abs(buf.ownership[:buf.size]).sum(1) >= 9).all()  # a finished game has >= 9 discs on the board
+
+
+def test_time_budget_stops_the_run(tmp_path, monkeypatch):
+    """--train.minutes: the run stops after the iteration that spends the budget, evaluated as the last one."""
+    import train_alphazero
+
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    out = tmp_path / "run"
+    train_alphazero.main([*TINY, "--train.out", str(out), "--train.iterations", "5", "--train.minutes", "0.0001",
+                          "--train.eval-every", "3", "--train.eval-opponents", "random"])
+    ck = load_checkpoint(out / "latest.pt")
+    assert [h["iteration"] for h in ck["history"]] == [0] and "score_vs_random" in ck["history"][0]
