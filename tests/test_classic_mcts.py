@@ -7,7 +7,7 @@ from alphazero.mcts import search
 from bench.classic_mcts import ClassicMCTS, classic_self_play_game
 from othello import game
 from othello.sampling import random_positions
-from tests.test_mcts import endgame_positions, solve
+from tests.test_mcts import forced_win_cases
 
 
 def test_visits_sum_to_sims_and_stay_legal():
@@ -31,13 +31,7 @@ def test_visits_sum_to_sims_and_stay_legal():
 
 def test_agrees_with_batched_search_on_forced_wins():
     """Where some moves win and others do not, both searches (uniform priors) pick the same winning move."""
-    cases = []
-    for me, opp in endgame_positions(4, 100, seed=1):
-        me_a, opp_a = np.array([me], np.uint64), np.array([opp], np.uint64)
-        legal = np.flatnonzero(game.legal_mask(me_a, opp_a)[0])
-        vals = {a: -solve(*[x[0] for x in game.step(me_a, opp_a, [a])]) for a in legal}
-        if max(vals.values()) == 1 and min(vals.values()) < 1:
-            cases.append((me, opp, vals))
+    cases = forced_win_cases(100)
     assert len(cases) >= 5
     cases = cases[:8]  # the classic search is slow (numpy at batch size 1): a few positions suffice
     cfg = SearchConfig(sims=300)

@@ -10,7 +10,7 @@ from alphazero.mcts import run
 from othello import game
 from othello.config import RulesConfig
 from othello.sampling import random_games
-from tests.test_mcts import endgame_positions, solve
+from tests.test_mcts import forced_win_cases
 
 GUMBEL = SearchConfig(algorithm="gumbel")
 
@@ -75,13 +75,7 @@ def test_one_network_call_per_simulation():
 
 def test_forced_win_is_found():
     """Without noise, where some moves win and others do not, Gumbel search plays a winning move."""
-    cases = []
-    for me, opp in endgame_positions(4, 400, seed=1):
-        me_a, opp_a = np.array([me], np.uint64), np.array([opp], np.uint64)
-        legal = np.flatnonzero(game.legal_mask(me_a, opp_a)[0])
-        vals = {a: -solve(*[x[0] for x in game.step(me_a, opp_a, [a])]) for a in legal}
-        if max(vals.values()) == 1 and min(vals.values()) < 1:
-            cases.append((me, opp, vals))
+    cases = forced_win_cases(400)
     assert len(cases) >= 5
     me = np.array([c[0] for c in cases], np.uint64)
     opp = np.array([c[1] for c in cases], np.uint64)

@@ -38,15 +38,21 @@ def endgame_positions(n_empty, count, seed=0):
     return found[:count]
 
 
-def test_forced_win_is_found():
-    """Where some moves win and others do not, a uniform-prior search picks a winning move."""
+def forced_win_cases(count, seed=1):
+    """Positions with 4 empties where some moves win and others do not: [(me, opp, {action: exact W/D/L})]."""
     cases = []
-    for me, opp in endgame_positions(4, 400, seed=1):
+    for me, opp in endgame_positions(4, count, seed=seed):
         me_a, opp_a = np.array([me], np.uint64), np.array([opp], np.uint64)
         legal = np.flatnonzero(game.legal_mask(me_a, opp_a)[0])
         vals = {a: -solve(*[x[0] for x in game.step(me_a, opp_a, [a])]) for a in legal}
         if max(vals.values()) == 1 and min(vals.values()) < 1:
             cases.append((me, opp, vals))
+    return cases
+
+
+def test_forced_win_is_found():
+    """Where some moves win and others do not, a uniform-prior search picks a winning move."""
+    cases = forced_win_cases(400)
     assert len(cases) >= 5
     me = np.array([c[0] for c in cases], np.uint64)
     opp = np.array([c[1] for c in cases], np.uint64)
