@@ -21,14 +21,20 @@ per move (median and max wall-clock, median CPU), and so does the pure-Python se
 An empty `--empties` or `--engine` list skips that part.
 `--record` appends the results to bench/RESULTS.md with machine, date and command.
 """
-import argparse
+import dataclasses
 import datetime
 import os
 import sys
 import time
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Annotated
 
 import numpy as np
+import tyro
 
+import config
+from config import Config
 from bench.common import RESULTS, cpu_name, record
 from othello import game, solver
 from othello.sampling import random_positions
@@ -111,23 +117,22 @@ def engine_rows(specs, positions):
     return rows
 
 
+@dataclass(frozen=True)
+class BenchArgs:
+    empties: tuple[int, ...] = (10, 12, 14, 16, 18, 20)  # numbers of empty squares to benchmark (none: skip the solver rows)
+    positions: int = 30           # positions per number of empties (seed: the root --seed + empties)
+    start: bool = False           # also time the proof that the start position is worth -4
+    engine: tuple[str, ...] = tuple(ENGINE_SPECS)  # alpha-beta player specs to time per move (none: skip)
+    engine_positions: int = 200   # positions with ENGINE_EMPTIES empties for the engine rows
+    record: bool = False          # append the table to bench/RESULTS.md
+    cfg: Annotated[Config, tyro.conf.arg(name="")] = Config()
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--empties", type=int, nargs="*", default=[10, 12, 14, 16, 18, 20],
-                    help="numbers of empty squares to benchmark (default: %(default)s)")
-    ap.add_argument("--positions", type=int, default=30, help="positions per number of empties (default: %(default)s)")
-    ap.add_argument("--seed", type=int, default=0, help="base seed of the random games (default: %(default)s)")
-    ap.add_argument("--start", action="store_true",
-                    help="also time the proof that the start position is worth -4 (default: %(default)s)")
-    ap.add_argument("--engine", nargs="*", default=ENGINE_SPECS,
-                    help="alpha-beta player specs to time per move (default: %(default)s)")
-    ap.add_argument("--engine-positions", type=int, default=200,
-                    help=f"positions with {ENGINE_EMPTIES[0]}-{ENGINE_EMPTIES[1]} empties for the engine rows "
-                         "(default: %(default)s)")
-    ap.add_argument("--record", action="store_true", help="append the table to bench/RESULTS.md (default: %(default)s)")
-    args = ap.parse_args(argv)
+    args = config.parse(BenchArgs, argv, __doc__)
+    args = SimpleNamespace(**{f.name: getattr(args, f.name) for f in dataclasses.fields(args)}, seed=args.cfg.seed)
     if args.positions < 1 or args.engine_positions < 1 or any(not 1 <= e <= 32 for e in args.empties):
-        ap.error(f"need --positions >= 1, --engine-positions >= 1 and --empties in 1..32, "
+        sys.exit(f"error: need --positions >= 1, --engine-positions >= 1 and --empties in 1..32, "
                  f"got {args.positions}, {args.engine_positions} and {args.empties}")
     load = os.getloadavg()[0]
     solver.warm_up()  # load / compile the numba code outside the timings
