@@ -2,15 +2,17 @@
 
     python train_alphazero.py                     # default run: ~15 minutes on 2 CPU cores
     python train_alphazero.py --train.resume      # continue an interrupted run
-    python train_alphazero.py --train.iterations 2 --selfplay.games 8 --search.sims 8   # smoke test
+    python train_alphazero.py --train.iterations 2 --selfplay.games 8 --selfplay.sims 8   # smoke test
     python train_alphazero.py --config runs/alphazero/config.json   # repeat a run's settings
     python train_alphazero.py --config alphazero/presets/strength.json   # the long run (<= 2 h on 2 cores)
     python train_alphazero.py --config alphazero/presets/strength.json --train.resume   # ... after a kill
-    python train_alphazero.py --search.algorithm gumbel --search.sims 16   # Gumbel AlphaZero root search
+    python train_alphazero.py --search.algorithm puct --selfplay.sims 64   # the earlier recipe (PUCT, 64 sims)
+    python train_alphazero.py --train.minutes 15                  # stop on a wall-clock budget (lr decays over it)
     python train_alphazero.py --selfplay.full-fraction 0.25 --selfplay.cheap-sims 16   # playout-cap randomisation
     python train_alphazero.py --net.aux-heads --selfplay.solver-empties 14   # ownership/score heads, exact endgame targets
 
-Each iteration: self-play (batched MCTS over all games at once) -> replay buffer
+Each iteration: self-play (batched Gumbel AlphaZero search, --selfplay.sims simulations per move, over all
+games at once; `--search.algorithm puct` for AlphaZero's PUCT) -> replay buffer
 (8x symmetry augmentation) -> training -> evaluation of the raw policy against the previous
 iteration and --train.eval-opponents -> atomic checkpoint `OUT/latest.pt` (+ `OUT/iter_NNN.pt`),
 replay buffer and `OUT/learning_curve.svg` (score vs the opponents over wall-clock minutes).

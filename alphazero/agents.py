@@ -59,7 +59,7 @@ class MCTSPlayer:
         mcts.check_config(self.cfg)
         self.evaluate = NetEvaluator(net, device)
         self.rng = np.random.default_rng(seed)
-        self.name = f"mcts{self.cfg.sims}" if self.cfg.algorithm == "puct" else f"gumbel{self.cfg.sims}"
+        self.name = f"mcts{self.cfg.sims}"  # Gumbel or PUCT: both are MCTS; the config records which
 
     def __call__(self, me, opp):
         return mcts.run(me, opp, self.evaluate, self.cfg, self.rng, add_noise=False).action  # [B]

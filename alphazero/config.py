@@ -15,12 +15,12 @@ class NetConfig:
 
 @dataclass(frozen=True)
 class SearchConfig:
-    sims: int = 64               # MCTS simulations per move (one batched network call each), in play and self-play
+    sims: int = 64               # simulations per move of the players (play, matches, benchmarks); self-play uses selfplay.sims
     c_puct: float = 1.5          # exploration constant in the PUCT score
     fpu_reduction: float = 0.2   # an unvisited child's Q is its parent's value minus this (first-play urgency)
     dirichlet_alpha: float = 0.5  # root noise concentration in self-play (~10 / legal moves on 6x6)
     noise_fraction: float = 0.25  # weight of the root noise in the self-play prior (players search without noise)
-    algorithm: str = "puct"      # root search: puct (AlphaZero) or gumbel (Gumbel AlphaZero: sequential halving, completed-Q targets)
+    algorithm: str = "gumbel"    # gumbel (Gumbel AlphaZero: sequential halving, completed-Q targets) or puct (AlphaZero)
     gumbel_m: int = 16           # gumbel: root actions sampled (Gumbel-top-m) for sequential halving
     c_visit: float = 50.0        # gumbel: sigma(q) = (c_visit + max child visits) * c_scale * q, q min-max scaled to [0, 1]
     c_scale: float = 0.1         # gumbel: see c_visit
@@ -29,10 +29,11 @@ class SearchConfig:
 @dataclass(frozen=True)
 class SelfPlayConfig:
     games: int = 256             # self-play games per iteration
+    sims: int = 16               # simulations of each recorded self-play search (one batched network call each)
     parallel: int = 256          # games played in lockstep (network batch size during search)
     temperature_plies: int = 8   # plies sampled in proportion to visits before playing the most visited move
     temperature: float = 1.0     # visit-count temperature of those sampled plies (visits^(1/T)); puct only (gumbel samples by its noise)
-    full_fraction: float = 1.0   # playout-cap randomisation: share of moves searched with search.sims and recorded (1 = all)
+    full_fraction: float = 1.0   # playout-cap randomisation: share of moves searched with selfplay.sims and recorded (1 = all)
     cheap_sims: int = 16         # simulations of the other moves (played, never recorded; puct: no root noise)
     solver_empties: int = 0      # positions with <= this many empties get exact W/D/L and disc-difference targets (0 = off)
 
@@ -40,7 +41,7 @@ class SelfPlayConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     out: str = "runs/alphazero"  # run folder: latest.pt, iter_NNN.pt, buffer.npz, config.json
-    iterations: int = 30         # self-play / train / evaluate iterations (the most, with a time budget)
+    iterations: int = 85         # self-play / train / evaluate iterations (the most, with a time budget)
     minutes: float = 0.0         # wall-clock budget: stop after the iteration that reaches it, lr decays over it (0 = off)
     buffer_size: int = 120_000   # replay buffer capacity in positions (before 8x symmetry augmentation)
     batch_size: int = 512        # training batch size

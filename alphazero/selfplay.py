@@ -5,11 +5,11 @@ the network batch stays full until the last games. Positions where the mover has
 a single legal action (including a forced pass) are played without search and
 not recorded: their policy target carries no information.
 
-Playout-cap randomisation (KataGo; `full_fraction` < 1): each searched move is a full
-search (`search.sims`, root noise, recorded) with probability `full_fraction`, otherwise a
-cheap one (`cheap_sims`, played but not recorded; PUCT without Dirichlet noise, Gumbel keeps
-its noise since it is how Gumbel samples its move). Every move's search is batched with the
-other games' searches of its kind: at most two searches per ply.
+Every searched move is a full search (`sims` simulations, root noise, recorded). With
+playout-cap randomisation (KataGo; `full_fraction` < 1) it is full with probability
+`full_fraction`, otherwise cheap (`cheap_sims`, played but not recorded; PUCT without
+Dirichlet noise, Gumbel keeps its noise since that is how Gumbel samples its move). Each
+kind is batched over the games: at most two searches per ply.
 
 Targets of a recorded position, all from its mover's side: the search policy, the final
 result z, the final ownership of each square and the final disc difference. With
@@ -55,6 +55,8 @@ def exact_targets(boards):
 
 def check_config(cfg):
     """Raise ValueError naming the first setting of a SelfPlayConfig that self-play cannot honour."""
+    if cfg.sims < 1:
+        raise ValueError(f"selfplay.sims must be >= 1, got {cfg.sims}")
     if not 0 <= cfg.full_fraction <= 1:
         raise ValueError(f"selfplay.full_fraction must be in [0, 1], got {cfg.full_fraction}")
     if cfg.full_fraction < 1 and cfg.cheap_sims < 1:
@@ -64,7 +66,8 @@ def check_config(cfg):
 
 
 def self_play(evaluate, cfg, search_cfg, rng, progress=True):
-    """Play `cfg.games` games (SelfPlayConfig) with `search_cfg` (SearchConfig, root noise on).
+    """Play `cfg.games` games (SelfPlayConfig) with `search_cfg` (SearchConfig: its algorithm and
+    constants; its `sims` is the players', self-play searches with `cfg.sims` / `cfg.cheap_sims`).
 
     Returns a dict of numpy arrays, recorded positions ordered by game then ply:
       boards  int8 `[N, 36]`  the searched positions from the mover's side
@@ -80,6 +83,7 @@ def self_play(evaluate, cfg, search_cfg, rng, progress=True):
       searches int64 `[2]`    moves searched fully and cheaply
     """
     check_config(cfg)
+    full_cfg = dataclasses.replace(search_cfg, sims=cfg.sims)
     cheap_cfg = dataclasses.replace(search_cfg, sims=cfg.cheap_sims)
     P = min(cfg.parallel, cfg.games)
     me, opp = game.initial(P)
@@ -124,7 +128,7 @@ def self_play(evaluate, cfg, search_cfg, rng, progress=True):
             if not len(sel):
                 continue
             sidx = idx[sel]
-            actions[sel], policy = _move(me[sidx], opp[sidx], ply[sidx], evaluate, search_cfg if is_full else cheap_cfg,
+            actions[sel], policy = _move(me[sidx], opp[sidx], ply[sidx], evaluate, full_cfg if is_full else cheap_cfg,
                                          cfg.temperature_plies, cfg.temperature, rng,
                                          noise=is_full or search_cfg.algorithm == "gumbel")
             searches[0 if is_full else 1] += len(sel)

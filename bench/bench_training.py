@@ -39,7 +39,7 @@ def run_summary(ck, path):
     if not isinstance(c, dict):
         sys.exit(f"error: {path} records no run config (format {ck['format']}): rerun train_alphazero.py")
     s, sp = c["search"], c["selfplay"]
-    options = [f"{s.get('algorithm', 'puct')} {s['sims']} sims"]
+    options = [f"{s.get('algorithm', 'puct')} {sp.get('sims', s['sims'])} sims"]  # older runs: search.sims
     if sp.get("full_fraction", 1.0) < 1:
         options.append(f"playout cap {sp['full_fraction']:g} full / {sp['cheap_sims']} cheap sims")
     if c["net"].get("aux_heads"):

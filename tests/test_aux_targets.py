@@ -20,8 +20,8 @@ TINY = NetConfig(d_model=16, n_blocks=1, d_hidden=32)
 
 
 def play(seed=0, **selfplay):
-    cfg = SelfPlayConfig(**{"games": 6, "parallel": 3, **selfplay})
-    return self_play(uniform_evaluate, cfg, SearchConfig(sims=4), np.random.default_rng(seed), progress=False)
+    cfg = SelfPlayConfig(**{"games": 6, "parallel": 3, "sims": 4, **selfplay})
+    return self_play(uniform_evaluate, cfg, SearchConfig(), np.random.default_rng(seed), progress=False)
 
 
 def test_ownership_and_score_from_each_movers_side():

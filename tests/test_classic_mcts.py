@@ -23,7 +23,7 @@ def test_visits_sum_to_sims_and_stay_legal():
 
     for m, o in zip(me[live], opp[live]):
         calls.clear()
-        n = ClassicMCTS(adversarial, SearchConfig(sims=24)).visits(m, o)
+        n = ClassicMCTS(adversarial, SearchConfig(sims=24, algorithm="puct")).visits(m, o)
         legal = game.legal_mask(np.array([m]), np.array([o]))[0]
         assert n.sum() == 24 and (n[~legal] == 0).all()
         assert set(calls) == {1} and len(calls) <= 25  # batch size 1: one call per new leaf, root included
@@ -34,7 +34,7 @@ def test_agrees_with_batched_search_on_forced_wins():
     cases = forced_win_cases(100)
     assert len(cases) >= 5
     cases = cases[:8]  # the classic search is slow (numpy at batch size 1): a few positions suffice
-    cfg = SearchConfig(sims=300)
+    cfg = SearchConfig(sims=300, algorithm="puct")  # the classic search is PUCT
     visits, _, _ = search(np.array([c[0] for c in cases], np.uint64), np.array([c[1] for c in cases], np.uint64),
                           uniform_evaluate, cfg, np.random.default_rng(0))
     for (me, opp, vals), v in zip(cases, visits):
@@ -43,5 +43,5 @@ def test_agrees_with_batched_search_on_forced_wins():
 
 
 def test_classic_self_play_game_ends():
-    plies = classic_self_play_game(uniform_evaluate, SearchConfig(sims=4), SelfPlayConfig(), np.random.default_rng(0))
+    plies = classic_self_play_game(uniform_evaluate, SearchConfig(sims=4, algorithm="puct"), SelfPlayConfig(), np.random.default_rng(0))
     assert 20 <= plies <= 80  # 32 moves fill the board; passes add plies, an early wipe-out removes some

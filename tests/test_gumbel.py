@@ -92,8 +92,8 @@ def test_tiny_gumbel_run_learns(tmp_path):
     import torch
 
     from alphazero.training import train_agent
-    path = train_agent(NetConfig(d_model=32, n_blocks=1, d_hidden=64), dataclasses.replace(GUMBEL, sims=8, gumbel_m=4),
-                       SelfPlayConfig(games=16, parallel=16),
+    path = train_agent(NetConfig(d_model=32, n_blocks=1, d_hidden=64), dataclasses.replace(GUMBEL, gumbel_m=4),
+                       SelfPlayConfig(games=16, parallel=16, sims=8),
                        TrainConfig(out=str(tmp_path), iterations=4, steps_per_iter=40, batch_size=64, eval_games=0),
                        RulesConfig(), seed=0, device="cpu", config={})
     history = torch.load(path, weights_only=True)["history"]

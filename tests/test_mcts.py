@@ -56,7 +56,7 @@ def test_forced_win_is_found():
     assert len(cases) >= 5
     me = np.array([c[0] for c in cases], np.uint64)
     opp = np.array([c[1] for c in cases], np.uint64)
-    visits, root_value, _ = search(me, opp, uniform_evaluate, SearchConfig(sims=300),
+    visits, root_value, _ = search(me, opp, uniform_evaluate, SearchConfig(sims=300, algorithm="puct"),
                                    np.random.default_rng(0))
     for (_, _, vals), v, rv in zip(cases, visits, root_value):
         assert vals[int(v.argmax())] == 1
@@ -75,7 +75,7 @@ def test_terminal_values_are_exact():
     assert cases, "no one-ply-from-the-end positions found"
     me = np.array([c[0] for c in cases], np.uint64)
     opp = np.array([c[1] for c in cases], np.uint64)
-    _, root_value, _ = search(me, opp, uniform_evaluate, SearchConfig(sims=8), np.random.default_rng(0))
+    _, root_value, _ = search(me, opp, uniform_evaluate, SearchConfig(sims=8, algorithm="puct"), np.random.default_rng(0))
     assert np.array_equal(root_value, np.array([c[2] for c in cases], np.float32))
     assert {c[2] for c in cases} <= {-1.0, 0.0, 1.0}
 
@@ -90,7 +90,7 @@ def test_illegal_moves_never_visited():
         p = np.where(legal, 1e-3, 1.0).astype(np.float32)
         return p / p.sum(1, keepdims=True), np.zeros(len(m), np.float32)
 
-    visits, _, _ = search(me, opp, adversarial, SearchConfig(sims=32), np.random.default_rng(0), add_noise=True)
+    visits, _, _ = search(me, opp, adversarial, SearchConfig(sims=32, algorithm="puct"), np.random.default_rng(0), add_noise=True)
     legal = game.legal_mask(me, opp)
     assert (visits[~legal] == 0).all()
     assert (visits.sum(1) == 32).all()
@@ -104,7 +104,7 @@ def test_one_network_call_per_simulation():
         return uniform_evaluate(m, o)
 
     me, opp = game.initial(16)
-    search(me, opp, counting, SearchConfig(sims=10), np.random.default_rng(0))
+    search(me, opp, counting, SearchConfig(sims=10, algorithm="puct"), np.random.default_rng(0))
     assert calls == [16] * 11  # the root, then one batched call per simulation
 
 
@@ -132,7 +132,7 @@ def test_only_new_unfinished_leaves_are_evaluated():
         seen.append(len(m))
         return uniform_evaluate(m, o)
 
-    visits, _, _ = search(me, opp, recording, SearchConfig(sims=60), np.random.default_rng(0))
+    visits, _, _ = search(me, opp, recording, SearchConfig(sims=60, algorithm="puct"), np.random.default_rng(0))
     assert (visits.sum(1) == 60).all()
     assert seen[0] == len(cases)  # the roots
     assert sum(seen) <= len(cases) + sum(unfinished_descendants(m, o) for m, o in cases)

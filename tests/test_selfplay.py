@@ -14,7 +14,8 @@ def play(games, parallel, seed=0):
         calls.append(len(m))
         return uniform_evaluate(m, o)
 
-    data = self_play(counting, SelfPlayConfig(games=games, parallel=parallel), SearchConfig(sims=4),
+    data = self_play(counting, SelfPlayConfig(games=games, parallel=parallel, sims=4),
+                     SearchConfig(algorithm="puct"),
                      np.random.default_rng(seed), progress=False)
     return data, calls
 
@@ -63,20 +64,20 @@ def test_sample_actions():
 
 def test_playout_cap_randomisation_records_only_full_searches():
     """full_fraction 0.5: every multi-move position is searched, fully (recorded) or cheaply (played only)."""
-    cfg = SelfPlayConfig(games=8, parallel=8, full_fraction=0.5, cheap_sims=2)
-    data = self_play(uniform_evaluate, cfg, SearchConfig(sims=6), np.random.default_rng(0), progress=False)
+    cfg = SelfPlayConfig(games=8, parallel=8, sims=6, full_fraction=0.5, cheap_sims=2)
+    data = self_play(uniform_evaluate, cfg, SearchConfig(), np.random.default_rng(0), progress=False)
     full, cheap = data["searches"]
     assert len(data["z"]) == full and full > 0 and cheap > 0
     assert 0.25 < full / (full + cheap) < 0.75
     assert len(data["lengths"]) == 8 and (data["lengths"] >= 9).all()
     assert np.allclose(data["policy"].sum(1), 1)
-    none = self_play(uniform_evaluate, SelfPlayConfig(games=4, parallel=4, full_fraction=0.0, cheap_sims=2),
-                     SearchConfig(sims=6), np.random.default_rng(0), progress=False)
+    none = self_play(uniform_evaluate, SelfPlayConfig(games=4, parallel=4, sims=6, full_fraction=0.0, cheap_sims=2),
+                     SearchConfig(), np.random.default_rng(0), progress=False)
     assert len(none["z"]) == 0 and none["searches"][0] == 0 and (none["lengths"] >= 9).all()
 
 
 def test_gumbel_self_play_targets_are_legal():
-    data = self_play(uniform_evaluate, SelfPlayConfig(games=4, parallel=4), SearchConfig(sims=8, algorithm="gumbel"),
+    data = self_play(uniform_evaluate, SelfPlayConfig(games=4, parallel=4, sims=8), SearchConfig(algorithm="gumbel"),
                      np.random.default_rng(0), progress=False)
     me, opp = game.from_planes(data["boards"])
     legal = game.legal_mask(me, opp)

@@ -13,8 +13,8 @@ from alphazero.config import NetConfig
 from alphazero.network import AlphaZeroNet
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--selfplay.games", "4", "--selfplay.parallel", "4", "--search.sims", "4", "--train.steps-per-iter", "2",
-        "--train.batch-size", "16", "--net.d-model", "16", "--net.n-blocks", "1", "--net.d-hidden", "32",
+TINY = ["--selfplay.games", "4", "--selfplay.parallel", "4", "--selfplay.sims", "4", "--search.sims", "4",
+        "--train.steps-per-iter", "2", "--train.batch-size", "16", "--net.d-model", "16", "--net.n-blocks", "1", "--net.d-hidden", "32",
         "--train.eval-games", "2"]
 
 
