@@ -45,7 +45,8 @@ class BenchArgs:
     sims: tuple[int, ...] = (64, 200)  # MCTS simulations per move of the searched players
     games: int = 200                # games of each match against the classical engine (0: skip the matches)
     opponent: str = "alphabeta:6+exact10"  # the classical engine (player spec)
-    match_sims: int = 64            # MCTS simulations per move in the matches (the raw policy plays too)
+    match_sims: int = 200           # MCTS simulations per move in the matches (the raw policy plays too)
+    sources: tuple[str, ...] = ("random", "model")  # where the solved positions come from: random play, the model's own games
     record: bool = False            # append the tables to bench/RESULTS.md
     cfg: Annotated[Config, tyro.conf.arg(name="")] = Config()
 
@@ -113,8 +114,12 @@ def main(argv=None):
 
     # --- (a) endgame accuracy on solved positions ---
     n_games = 8 * args.positions
-    sources = {"random play": random_games(n_games, seed=cfg.seed),
-               "model's games": model_games(net, n_games, cfg.seed, device)}
+    make = {"random": ("random play", lambda: random_games(n_games, seed=cfg.seed)),
+            "model": ("model's games", lambda: model_games(net, n_games, cfg.seed, device))}
+    bad = [s for s in args.sources if s not in make]
+    if bad:
+        sys.exit(f"error: --sources {bad[0]!r} is not one of {sorted(make)}")
+    sources = {make[s][0]: make[s][1]() for s in args.sources}
     rows = ["| source | empties | player | outcome kept | exactly optimal | mean disc regret |", "|---|---|---|---|---|---|"]
     for src, pos in sources.items():
         for e in args.empties:
