@@ -1,5 +1,6 @@
 """The viewer's data generator on tiny random data: schema, values checked independently."""
 import json
+import re
 import shutil
 
 import numpy as np
@@ -92,7 +93,7 @@ def test_index_schema_and_provenance(generated):
     assert index["generated"] and index["checkpoint_sha256"] == manifest["checkpoint_sha256"]
     assert len(index["store"]["fingerprint"]) == 64 and index["store"]["split"] == "test"
     assert index["store"]["positions"] == manifest["splits"]["test"][1] - manifest["splits"]["test"][0]
-    assert index["warnings"] == []
+    assert index["warnings"] == [] and index["skipped"] == []
     assert sorted(s["architecture"] for s in index["saes"]) == sorted(a for a, _ in SAES)
     runs = {r["name"]: r for r in generated["runs"]}
     for s in index["saes"]:
@@ -102,6 +103,13 @@ def test_index_schema_and_provenance(generated):
         assert 0 <= s["metrics"]["dead_frac"] <= 1 and s["metrics"]["l0"] > 0 and s["metrics"]["fvu"] > 0
         assert s["metrics"]["fvu"] == pytest.approx(runs[s["name"]]["metrics"]["fvu"])
         assert "eval" not in s
+        # magnitudes: counts of the flags, the shared scales, and the definitions the page states
+        summ = load(generated, s, "features.json")
+        assert s["flags"] == {"dead": sum(summ["dead"]), "negligible": sum(summ["negligible"]),
+                              "near_dead": sum(summ["dead"]) + sum(summ["negligible"]), "one_hit": sum(summ["one_hit"])}
+        assert s["stream_rms"] > 0 and s["effect_scale"] > 0
+        assert set(s["definitions"]) == {"dead", "negligible", "near_dead", "one_hit", "effect_scale"}
+        assert f"{index['store']['positions']} positions of the test split" in s["definitions"]["dead"]
     names = {r["name"] for r in index["scaling"]}
     assert names == {s["name"] for s in index["saes"]}
     assert all(r["d_sae"] and r["l0"] and r["fvu"] for r in index["scaling"])
@@ -126,12 +134,14 @@ def test_features_summary_and_shards_cover_all(generated):
         summ = load(generated, s, "features.json")
         assert summ["format"] == viewer_data.FORMAT
         d = s["d_sae"]
-        assert summ["n"] == d and all(len(summ[k]) == d for k in ("density", "max", "mean", "dead", "top_move"))
+        assert set(summ) == {"format", "n", *viewer_data.SUMMARY_ARRAYS}
+        assert summ["n"] == d and all(len(summ[k]) == d for k in viewer_data.SUMMARY_ARRAYS)
         feats = details(generated, s)
         assert [f["id"] for f in feats] == list(range(d))  # every feature exactly once, in order
         for f in feats:
             i = f["id"]
-            assert summ["dead"][i] == (f["count"] == 0)
+            assert summ["dead"][i] == (f["count"] == 0) and summ["count"][i] == f["count"]
+            assert summ["one_hit"][i] == (f["count"] == 1)
             assert summ["density"][i] == pytest.approx(f["count"] / n_pos, rel=1e-2)
             if f["count"]:
                 assert sum(f["hist"]["counts"]) == f["count"] and len(f["hist"]["counts"]) == 24
@@ -229,7 +239,54 @@ def test_policy_effect_matches_a_direct_run_from(generated):
         expect = (centred * m).sum(0) / m.sum(0)
     got = np.array([np.nan if v is None else v for v in feat["effect"]["logit"]])
     np.testing.assert_allclose(got, expect, rtol=2e-2, atol=2e-3)
-    assert feat["effect"]["value"] == pytest.approx(float((value_from_logits(v1) - value_from_logits(v0)).mean()), abs=2e-3)
+    dv = (value_from_logits(v1) - value_from_logits(v0)).numpy()
+    assert feat["effect"]["value"] == pytest.approx(float(dv.mean()), abs=2e-3)
+    # the 95% intervals the page draws come from these standard errors of the means
+    n_legal = m.sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd = np.sqrt(((centred - expect) ** 2 * m).sum(0) / (n_legal - 1))
+        se = np.where(n_legal > 1, sd / np.sqrt(n_legal), np.nan)
+    got_se = np.array([np.nan if v is None else v for v in feat["effect"]["logit_se"]])
+    np.testing.assert_allclose(got_se, se, rtol=6e-2, atol=1e-4)  # 2 significant digits
+    if len(fire) > 1:
+        assert feat["effect"]["value_se"] == pytest.approx(float(dv.std(ddof=1) / np.sqrt(len(fire))), rel=6e-2, abs=1e-4)
+
+
+def test_magnitude_flags_and_shared_scale(generated):
+    """negligible / one-hit / the shared effect scale, recomputed from the weights and the split."""
+    from vis import magnitudes
+    _, rows = split_rows(generated)
+    x = np.load(generated["acts"] / "acts_resid.2.npy")[rows].astype(np.float64)
+    rms = np.sqrt(((x - x.mean(0)) ** 2).sum(1).mean())
+    for s in generated["index"]["saes"]:
+        assert s["stream_rms"] == pytest.approx(rms, rel=1e-4)
+        summ = load(generated, s, "features.json")
+        w_dec = load_file(generated["sae_dir"] / s["name"] / "sae_weights.safetensors")["W_dec"]
+        reach = np.array(summ["max"]) * np.linalg.norm(w_dec, axis=1)
+        np.testing.assert_allclose(summ["reach"], reach, rtol=1e-2)  # both rounded to 3 digits
+        alive = np.array(summ["count"]) > 0
+        expect = alive & (reach < magnitudes.NEGLIGIBLE * rms)
+        assert summ["negligible"] == expect.astype(int).tolist()
+        peaks = []
+        for feat in details(generated, s):
+            i, e = feat["id"], feat["effect"]
+            if e is None:
+                assert summ["effect_lo"][i] is None and summ["effect_hi"][i] is None
+                continue
+            vals = [v for v in e["logit"] if v is not None]
+            assert summ["effect_lo"][i] == pytest.approx(min(vals), rel=1e-2, abs=1e-6)
+            assert summ["effect_hi"][i] == pytest.approx(max(vals), rel=1e-2, abs=1e-6)
+            peaks.append(max(abs(v) for v in vals))
+        assert s["effect_scale"] == pytest.approx(np.quantile(peaks, magnitudes.EFFECT_QUANTILE), rel=2e-2)
+
+
+def test_negligible_flag_catches_a_tiny_feature():
+    """A feature whose largest contribution is under NEGLIGIBLE of the stream's size is flagged, however often it fires."""
+    from vis import magnitudes
+    W = np.eye(3, 4) * np.array([[1.0], [2.0], [1.0]])
+    flags = magnitudes.feature_flags(np.array([500, 1, 0]), np.array([0.004, 0.4, 0.0]), W, rms=1.0)
+    assert flags["negligible"].tolist() == [1, 0, 0]  # 0.004 < 0.01; 0.4 x 2 is not; a dead one is dead, not negligible
+    assert flags["one_hit"].tolist() == [0, 1, 0]
 
 
 def test_check_reports_stale_data(generated, capsys):
@@ -289,8 +346,6 @@ def _runs(r):
     ("sweep.json", lambda r: _runs(r)[1]["metrics"].pop("fvu"), r"run 'topk_96': metric 'fvu' is None, expected a number"),
     ("sweep.json", lambda r: r.update(eval_split="val"), r"eval_split is 'val'"),
     ("sweep.json", lambda r: r.update(format="othello-sae-scaling/1"), r"has format 'othello-sae-scaling/1'"),
-    ("relu_64/metrics.json", lambda m: m.update(d_sae=65), r"run 'relu_64' has d_sae 64, but .*relu_64/metrics.json says 65"),
-    ("relu_64/metrics.json", lambda m: m["metrics"].pop("l0"), r"relu_64/metrics.json: metric 'l0' is None"),
 ])
 def test_malformed_inputs_are_one_line_errors_naming_the_file(generated, tmp_path, file, change, message):
     """The viewer reads each field by its one name, through the readers of sae/; anything else is refused."""
@@ -303,6 +358,93 @@ def test_malformed_inputs_are_one_line_errors_naming_the_file(generated, tmp_pat
         generate_vis_data.main(args)
     assert str(sweep / file) in str(e.value) and "\n" not in str(e.value)
     assert not (tmp_path / "o").exists()
+
+
+def test_unreadable_sweep_report_and_store_name_the_file(generated, tmp_path):
+    sweep = shutil.copytree(generated["sae_dir"], tmp_path / "sae")
+    (sweep / "sweep.json").write_text('{"format": "othello-sae-sweep-report/1", "runs": [')
+    args = inputs(generated) + ["--vis.out", str(tmp_path / "o")]
+    with pytest.raises(SystemExit, match=f"error: {sweep / 'sweep.json'}") as e:
+        generate_vis_data.main(args + ["--sae.out", str(sweep)])
+    assert "\n" not in str(e.value)
+    acts = shutil.copytree(generated["acts"], tmp_path / "acts")
+    (acts / "manifest.json").write_text("{not json")
+    with pytest.raises(SystemExit, match=f"error: .*{acts / 'manifest.json'}") as e:
+        generate_vis_data.main(args + ["--collect.out", str(acts)])
+    assert "\n" not in str(e.value) and not (tmp_path / "o").exists()
+
+
+def _nan_weights(folder):
+    from safetensors.numpy import save_file
+    w = load_file(folder / "sae_weights.safetensors")
+    w["W_dec"][3, 5] = np.nan
+    save_file(w, folder / "sae_weights.safetensors")
+
+
+def _edit_metrics(change):
+    def edit(folder):
+        data = json.loads((folder / "metrics.json").read_text())
+        change(data)
+        (folder / "metrics.json").write_text(json.dumps(data))
+    return edit
+
+
+@pytest.mark.parametrize("spoil, message", [
+    (lambda f: (f / "metrics.json").write_text('{"format": "othello-sae-metrics/1", '),
+     r"relu_64/metrics.json is not a valid SAE metrics file \(JSONDecodeError"),
+    (_edit_metrics(lambda m: m.update(d_sae=65)), r"run 'relu_64' has d_sae 64, but .*relu_64/metrics.json says 65"),
+    (_edit_metrics(lambda m: m["metrics"].pop("l0")), r"relu_64/metrics.json: metric 'l0' is None"),
+    (_nan_weights, r"relu_64/sae_weights.safetensors: tensor 'W_dec' holds 1 NaN/inf value of"),
+])
+def test_a_bad_sae_is_skipped_and_reported_the_rest_written(generated, tmp_path, capsys, spoil, message):
+    """One unreadable SAE (corrupt metrics, NaN weights, ...) is left out with a one-line reason naming the
+    file, in stderr, in index.json (the page's banner) and in --vis.check; the other SAEs are written."""
+    sweep = shutil.copytree(generated["sae_dir"], tmp_path / "sae")
+    spoil(sweep / "relu_64")
+    args = inputs(generated) + ["--sae.out", str(sweep), "--vis.out", str(tmp_path / "o"), "--vis.only", "relu_64,gated_48"]
+    assert generate_vis_data.main(args) == 0
+    err = capsys.readouterr().err
+    line = next(ln for ln in err.splitlines() if "relu_64 was skipped" in ln)
+    assert re.search(message, line) and str(sweep / "relu_64") in line
+    index = json.loads((tmp_path / "o" / "index.json").read_text())
+    assert [s["name"] for s in index["saes"]] == ["gated_48"]
+    assert [x["name"] for x in index["skipped"]] == ["relu_64"] and re.search(message, index["skipped"][0]["reason"])
+    assert any("relu_64 was skipped" in w for w in index["warnings"])
+    assert generate_vis_data.main(args + ["--vis.check"]) == 1  # the data does not show the whole sweep
+    assert "relu_64 was skipped" in capsys.readouterr().out
+
+
+def test_every_sae_bad_is_an_error(generated, tmp_path):
+    sweep = shutil.copytree(generated["sae_dir"], tmp_path / "sae")
+    _nan_weights(sweep / "relu_64")
+    args = inputs(generated) + ["--sae.out", str(sweep), "--vis.out", str(tmp_path / "o"), "--vis.only", "relu_64"]
+    with pytest.raises(SystemExit, match="every SAE of .* was refused: .*NaN/inf"):
+        generate_vis_data.main(args)
+    assert not (tmp_path / "o").exists()
+
+
+def test_page_and_generator_agree_on_the_format():
+    """The facts the page mirrors (format, record size, features.json arrays) equal vis/viewer_data.py's."""
+    from pathlib import Path
+    js = Path(generate_vis_data.__file__).resolve().parent / "js"
+    data_js, validate_js = (js / "data.js").read_text(), (js / "validate.js").read_text()
+    assert f'export const FORMAT = "{viewer_data.FORMAT}"' in data_js
+    assert f"export const RECORD_BYTES = {viewer_data.RECORD_BYTES};" in validate_js
+    arrays = re.search(r"export const SUMMARY_ARRAYS = \[([^\]]*)\]", validate_js).group(1)
+    assert re.findall(r'"(\w+)"', arrays) == list(viewer_data.SUMMARY_ARRAYS)
+
+
+def test_readme_command_reads_the_folders_the_pipeline_writes():
+    """vis/README's `python vis/generate_vis_data.py` relies on the defaults being pipeline.py's folders."""
+    from pathlib import Path
+    import config
+    cfg = config.Config()
+    assert (cfg.collect.out, cfg.sae.out, cfg.vis.out) == ("runs/acts", "runs/sae", "vis/data")
+    repo = Path(generate_vis_data.__file__).resolve().parent.parent
+    pipeline = (repo / "pipeline.py").read_text()
+    assert "build_viewer_data(cfg.sae.out, cfg.collect.out, cfg.vis" in pipeline  # the same config fields
+    readme = (repo / "vis" / "README.md").read_text()
+    assert "python vis/generate_vis_data.py               # runs/sae (sweep) + runs/acts (store) -> vis/data" in readme
 
 
 def test_unknown_run_and_wrong_network_are_errors(generated, tmp_path):

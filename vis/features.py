@@ -14,7 +14,9 @@
    is centred over the legal moves of each position (softmax ignores a shared
    shift, so only relative changes mean anything) and averaged over the positions
    where that move is legal; the value change is averaged over all of them.
-   All features go through `run_from` in large batches.
+   All features go through `run_from` in large batches. The standard error of each mean
+   (spread over the sampled positions / sqrt(n)) comes with it, so the page can show a
+   95% interval and fade changes that are indistinguishable from zero.
 4. `similar_features`: the nearest features by decoder cosine similarity.
 """
 import numpy as np
@@ -113,7 +115,12 @@ def _band_samples(rows, vals, top, bands, per_band, rng):
 
 @torch.inference_mode()
 def policy_effects(net, site, acts, legal, seg, mean_act, W_dec, *, samples, seed, device, batch_rows=8192):
-    """Mean centred logit change per move [d, 37] (NaN where never legal) and value change [d]."""
+    """Effect of each feature's decoder direction, averaged over up to `samples` positions where it fires.
+
+    Returns (d_logit [d, 37] mean centred logit change, NaN where never legal; d_value [d] mean value
+    change; n [d] positions used; logit_se [d, 37] and value_se [d], standard errors of those means,
+    NaN where fewer than 2 positions back the mean).
+    """
     d = seg.d_sae
     rng = np.random.default_rng(seed + 1)
     picks = []
@@ -122,6 +129,8 @@ def policy_effects(net, site, acts, legal, seg, mean_act, W_dec, *, samples, see
         picks.append(rows if len(rows) <= samples else rng.choice(rows, size=samples, replace=False))
     d_logit = np.full((d, 37), np.nan, np.float32)
     d_value = np.full(d, np.nan, np.float32)
+    logit_se = np.full((d, 37), np.nan, np.float32)
+    value_se = np.full(d, np.nan, np.float32)
     W = torch.from_numpy(np.ascontiguousarray(W_dec)).to(device)
     feats = [i for i in range(d) if len(picks[i])]
     groups, cur, cur_rows = [], [], 0
@@ -147,14 +156,43 @@ def policy_effects(net, site, acts, legal, seg, mean_act, W_dec, *, samples, see
         dv = (value_from_logits(v) - base_v).float().cpu().numpy()
         mask = np.asarray(legal[uniq])[inv].astype(np.float32)
         centred = delta - (delta * mask).sum(1, keepdims=True) / np.maximum(mask.sum(1, keepdims=True), 1)
-        n_legal = np.zeros((len(group), 37), np.float32)
-        sums = np.zeros((len(group), 37), np.float32)
+        n_legal = np.zeros((len(group), 37), np.float64)
+        sums = np.zeros((len(group), 37), np.float64)
+        squares = np.zeros((len(group), 37), np.float64)
         np.add.at(n_legal, which, mask)
         np.add.at(sums, which, centred * mask)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            d_logit[group] = np.where(n_legal > 0, sums / n_legal, np.nan)
-        d_value[group] = np.bincount(which, weights=dv, minlength=len(group)) / np.bincount(which, minlength=len(group))
-    return d_logit, d_value, np.array([len(p) for p in picks])
+        np.add.at(squares, which, (centred * centred) * mask)
+        d_logit[group], logit_se[group] = _mean_se(sums, squares, n_legal)
+        n_pos = np.bincount(which, minlength=len(group)).astype(np.float64)
+        d_value[group], value_se[group] = _mean_se(np.bincount(which, weights=dv, minlength=len(group)),
+                                                   np.bincount(which, weights=dv.astype(np.float64) ** 2,
+                                                               minlength=len(group)), n_pos)
+    return d_logit, d_value, np.array([len(p) for p in picks]), logit_se, value_se
+
+
+def _mean_se(sums, squares, n):
+    """Mean and standard error of the mean from running sums (NaN mean where n = 0, NaN SE where n < 2)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n > 0, sums / n, np.nan)
+        var = np.maximum(squares / n - mean * mean, 0) * n / (n - 1)  # unbiased sample variance
+        se = np.where(n > 1, np.sqrt(var / n), np.nan)
+    return mean, se
+
+
+def stream_rms(acts, chunk=65536):
+    """Typical size of the activation at the site: sqrt(mean ||x - mean(x)||^2) over the rows (float).
+
+    The yardstick of vis/magnitudes.py: a feature whose largest contribution to the
+    reconstruction is a tiny fraction of it cannot matter, whatever its density says.
+    """
+    n = len(acts)
+    total, sq = 0.0, 0.0
+    for i in range(0, n, chunk):
+        x = np.asarray(acts[i:i + chunk], dtype=np.float64)
+        total = total + x.sum(0)
+        sq += float((x * x).sum())
+    mean = total / max(n, 1)
+    return float(np.sqrt(max(sq / max(n, 1) - float(mean @ mean), 0.0)))
 
 
 @torch.inference_mode()

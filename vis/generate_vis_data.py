@@ -10,8 +10,11 @@ trained (FVU, L0, dead fraction, downstream), and evaluated on the held-out spli
 store in --collect.out for the viewer's own per-feature data: density, activation histogram,
 top-activating boards, samples from activation-quantile bands, the effect of the feature's
 decoder direction on the network's policy and value (see vis/features.py) and its most
-similar features. --checkpoint must be the network the store was collected with. The
-output folder --vis.out is replaced as a whole; its layout is vis/viewer_data.py's.
+similar features, with the magnitude flags of vis/magnitudes.py. --checkpoint must be the
+network the store was collected with. The output folder --vis.out is replaced as a whole; its
+layout is vis/viewer_data.py's. A bad input is a one-line error naming the file, except one bad
+SAE of the sweep (unreadable metrics, NaN/inf weights): that one is skipped and reported (stderr,
+index.json `skipped`, --vis.check) and the others are written.
 """
 import datetime
 import sys
@@ -23,6 +26,7 @@ from tqdm import tqdm
 
 from alphazero.checkpoint import CheckpointError, file_sha256, load_network, resolve_checkpoint
 from vis import features as F
+from vis import magnitudes as M
 from vis import viewer_data as V
 from vis.sources import SAE, SourceError, Store, Sweep, weights_fingerprint
 
@@ -59,10 +63,20 @@ def build_viewer_data(sweep_dir, store_path, vis_cfg, seed, device, config_dict,
         warnings.append(f"the SAE metrics were measured on the store {sweep.report['store']['path']}, the feature "
                         f"data on {store.path} (same network, other positions)")
     legal = np.asarray(store.array("legal")[:n])
+    rms = {site: F.stream_rms(store.acts(site)[:n]) for site in sorted({r["site"] for r in runs})}
 
-    results = []
+    # one bad SAE (unreadable metrics, NaN weights, ...) is skipped and reported; the others are written
+    results, skipped = [], []
     for run in tqdm(runs, desc="SAEs", unit="sae", disable=None):
-        results.append(evaluate(SAE(sweep, run, device), store, n, legal, net, vis_cfg, seed, device))
+        try:
+            sae = SAE(sweep, run, device)
+            results.append(evaluate(sae, store, n, legal, net, vis_cfg, seed, device, rms[sae.site]))
+        except SourceError as e:
+            skipped.append({"name": run["name"], "reason": str(e)})
+            warnings.append(f"SAE {run['name']} was skipped: {e}")
+    if not results:
+        raise SourceError(f"every SAE of {sweep.where} was refused: " + "; ".join(s["reason"] for s in skipped))
+    warnings += [w for r in results for w in dead_count_disagreement(r, n, store, sweep)]
 
     # one board table shared by every SAE: the split rows any example refers to
     used = np.unique(np.concatenate([rows for r in results for rows in r["example_rows"]] + [np.zeros(0, np.int64)]))
@@ -72,7 +86,7 @@ def build_viewer_data(sweep_dir, store_path, vis_cfg, seed, device, config_dict,
                               for k in ("boards", "legal", "mover", "ply", "policy", "value")))
     with V.Writer(vis_cfg.out) as w:
         boards = w.boards(records)
-        saes = [write_sae(w, r, board_id, vis_cfg.shard_size) for r in results]
+        saes = [write_sae(w, r, board_id, vis_cfg.shard_size, n, store.split) for r in results]
         out = w.commit({
             "config": config_dict,
             "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -84,11 +98,12 @@ def build_viewer_data(sweep_dir, store_path, vis_cfg, seed, device, config_dict,
             "effect_method": EFFECT_METHOD.format(n=vis_cfg.effect_samples),
             "saes": saes,
             "scaling": [scaling_row(r) for r in sweep.runs],
+            "skipped": skipped,
             "warnings": warnings,
         })
     for msg in warnings:
         print("warning:", msg, file=sys.stderr)
-    print(f"wrote {out}: {len(saes)} SAEs, {len(used)} boards, {time.perf_counter() - t0:.1f} s")
+    print(f"wrote {out}: {len(saes)} SAEs{f' ({len(skipped)} skipped)' if skipped else ''}, {len(used)} boards, {time.perf_counter() - t0:.1f} s")
     return out
 
 
@@ -105,30 +120,54 @@ def store_checkpoint(store, checkpoint):
     return path, want
 
 
-def evaluate(sae, store, n, legal, net, vis_cfg, seed, device):
-    """All per-feature statistics of one SAE on the first `n` held-out rows (numpy, not yet written)."""
+def evaluate(sae, store, n, legal, net, vis_cfg, seed, device, rms):
+    """All per-feature statistics of one SAE on the first `n` held-out rows (numpy, not yet written).
+
+    `rms`: the stream's typical size at the SAE's site (vis.features.stream_rms), the yardstick of
+    the negligible-magnitude flag.
+    """
     acts = store.acts(sae.site)[:n]
     seg = F.Segments(*F.encode_sparse(sae, acts, desc=f"encode {sae.name}"), sae.d_sae)
     stats = F.feature_stats(seg, n, top=vis_cfg.top, bands=vis_cfg.bands, per_band=vis_cfg.per_band, seed=seed)
-    d_logit, d_value, n_eff = F.policy_effects(net, sae.site, acts, legal, seg, stats["mean"], sae.W_dec,
-                                               samples=vis_cfg.effect_samples, seed=seed, device=device)
+    effects = dict(zip(("logit", "value", "n", "logit_se", "value_se"),
+                       F.policy_effects(net, sae.site, acts, legal, seg, stats["mean"], sae.W_dec,
+                                        samples=vis_cfg.effect_samples, seed=seed, device=device)))
     example_rows = list(stats["top_rows"]) + [b["rows"] for bands in stats["bands"] for b in bands]
-    return {"sae": sae, "stats": stats, "d_logit": d_logit, "d_value": d_value, "n_eff": n_eff,
+    return {"sae": sae, "stats": stats, "effects": effects, "rms": rms,
+            "flags": M.feature_flags(stats["count"], stats["max"], sae.W_dec, rms),
             "sim": F.similar_features(sae.W_dec, k=vis_cfg.similar), "example_rows": example_rows}
 
 
-def write_sae(w, r, board_id, shard_size):
+def dead_count_disagreement(r, n, store, sweep):
+    """Warnings when the viewer's dead count contradicts the SAE's metrics on the very same positions.
+
+    Both count features that never fire on the first rows of the test split; when the viewer used
+    as many rows as the metrics (n_eval) of the same store, the counts must agree.
+    """
+    sae, m = r["sae"], r["sae"].metrics
+    same_rows = m.get("n_eval") == n and Path(sweep.report["store"]["path"]).resolve() == store.path.resolve()
+    dead, want = int((r["stats"]["count"] == 0).sum()), round(m["dead_frac"] * sae.d_sae)
+    if same_rows and dead != want:
+        return [f"SAE {sae.name}: {dead} features never fire on the viewer's {n} positions, but its metrics "
+                f"({sae.folder / 'metrics.json'}) count {want} dead on the same positions"]
+    return []
+
+
+def write_sae(w, r, board_id, shard_size, positions, split):
     """Write features.json and the shards of one SAE; return its index entry."""
-    sae, stats = r["sae"], r["stats"]
+    sae, stats, effects = r["sae"], r["stats"], r["effects"]
     folder = V.safe_name(sae.name)
     summary, per_feature = sae.concepts()
-    details = [V.feature_detail(i, stats, r["d_logit"], r["d_value"], r["n_eff"], *r["sim"], board_id,
+    details = [V.feature_detail(i, stats, effects, *r["sim"], board_id,
                                 [per_feature[i]] if per_feature and per_feature[i] else None)
                for i in range(sae.d_sae)]
-    n_shards = w.sae(folder, V.feature_summary(stats, r["d_logit"]), details, shard_size)
+    n_shards = w.sae(folder, V.feature_summary(stats, effects, r["flags"], M.effect_range(effects["logit"])),
+                     details, shard_size)
+    magnitudes = M.sae_summary(stats["count"], r["flags"], positions, split, sae.site, r["rms"],
+                               M.effect_scale(effects["logit"]))
     return {"name": sae.name, "dir": "saes/" + folder, "architecture": sae.arch, "site": sae.site,
             "d_in": sae.d_in, "d_sae": sae.d_sae, **sparsity(sae.k, sae.l1), "metrics": sae.shown_metrics(),
-            "alive": int((stats["count"] > 0).sum()), "concepts": summary,
+            "alive": int((stats["count"] > 0).sum()), "concepts": summary, **magnitudes,
             "weights_sha256": weights_fingerprint(sae.folder), "metrics_sha256": sae.fingerprint,
             "shards": n_shards, "shard_size": shard_size}
 
@@ -164,8 +203,11 @@ def check(out, sweep_dir, store_path, only):
     if store.fingerprint != index["store"].get("fingerprint"):
         problems.append(f"activation store {store.path} changed")
     known = {s["name"]: s for s in index["saes"]}
+    skipped = {s["name"]: s["reason"] for s in index.get("skipped", [])}
     current = {r["name"]: r for r in sweep.select(only)}
     for name, run in current.items():
+        if name in skipped:
+            continue
         if name not in known:
             problems.append(f"SAE {name} is new")
             continue
@@ -174,6 +216,9 @@ def check(out, sweep_dir, store_path, only):
             problems.append(f"SAE {name} changed")
         elif sae.fingerprint != known[name].get("metrics_sha256"):
             problems.append(f"metrics of SAE {name} changed")
+    for name, reason in skipped.items():
+        if name in current:  # it was left out of the data: the data does not show the sweep
+            problems.append(f"SAE {name} was skipped when the data was generated ({reason})")
     problems += [f"SAE {name} is no longer in the sweep" for name in known if name not in current]
     for p in problems:
         print("stale:", p)

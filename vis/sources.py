@@ -113,6 +113,7 @@ class SAE:
             record = load_metrics(self.folder)
         except SAELoadError as e:
             raise SourceError(str(e)) from None
+        check_finite(self.module, self.folder / "sae_weights.safetensors")
         where = self.folder / "metrics.json"
         self.metrics = check_metrics(record["metrics"], str(where))  # computed once, at training
         self.fingerprint = fingerprint_of(record)
@@ -154,6 +155,16 @@ class SAE:
     def encode(self, x):
         """Raw activations [B, d_in] (tensor) -> feature activations [B, d_sae] float32."""
         return self.module.encode(x.to(self.device, torch.float32)).float()
+
+
+def check_finite(module, where):
+    """NaN or inf anywhere in the weights is an error naming the file and the tensor: such an SAE encodes
+    to NaN, which would be drawn as a dead feature, so it is refused rather than shown wrong."""
+    for name, t in module.state_dict().items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            bad = int((~torch.isfinite(t)).sum())
+            raise SourceError(f"{where}: tensor '{name}' holds {bad} NaN/inf value{'s' if bad > 1 else ''} "
+                              f"of {t.numel()}: retrain or re-export this SAE")
 
 
 def fingerprint_of(obj):

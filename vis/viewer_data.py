@@ -4,7 +4,7 @@ Layout of the folder (all read by vis/js/data.js, which checks FORMAT in every J
 
     index.json                  FORMAT, config, provenance, every SAE with its metrics, the scaling rows
     boards/<k>.bin              the shared board table, BOARDS_PER_CHUNK records per file
-    saes/<dir>/features.json    FORMAT + per-feature summary arrays (one compact file per SAE)
+    saes/<dir>/features.json    FORMAT + per-feature summary arrays SUMMARY_ARRAYS (one compact file per SAE)
     saes/<dir>/shards/<k>.json  FORMAT + details of features k*S .. k*S+S-1, loaded on demand
 
 The folder is written beside the target and swapped in as a whole (othello.atomic), so no
@@ -27,7 +27,7 @@ import numpy as np
 
 from othello.atomic import atomic_replace_dir, atomic_write, atomic_write_text
 
-FORMAT = "othello-vis/2"  # bump with FORMAT in vis/js/data.js whenever the layout changes
+FORMAT = "othello-vis/3"  # bump with FORMAT in vis/js/data.js whenever the layout changes
 RECORD_BYTES = 20
 BOARDS_PER_CHUNK = 4096
 
@@ -89,22 +89,38 @@ def finite(obj):
     return obj
 
 
-def feature_summary(stats, d_logit):
-    """The per-SAE features.json: parallel arrays, one entry per feature."""
+SUMMARY_ARRAYS = ("density", "max", "mean", "dead", "top_move", "count", "reach", "negligible", "one_hit",
+                  "effect_lo", "effect_hi")  # features.json's parallel arrays (vis/js/validate.js checks them)
+
+
+def feature_summary(stats, effects, flags, effect_range):
+    """The per-SAE features.json: parallel arrays, one entry per feature.
+
+    `flags`: vis.magnitudes.feature_flags; `effect_range` [d, 2]: each feature's smallest and
+    largest mean logit change (the per-feature range printed beside the shared-scale heatmap).
+    """
+    d_logit = effects["logit"]
     squares = np.where(np.isnan(d_logit), -np.inf, d_logit)
     top_move = np.where(np.isfinite(squares).any(1), squares.argmax(1), -1)
     return {"n": int(len(stats["count"])), "density": nums(stats["density"], 3), "max": nums(stats["max"], 3),
             "mean": nums(stats["mean"], 3), "dead": (stats["count"] == 0).astype(int).tolist(),
-            "top_move": top_move.tolist()}
+            "top_move": top_move.tolist(), "count": stats["count"].astype(int).tolist(),
+            "reach": nums(flags["reach"], 3), "negligible": flags["negligible"].tolist(),
+            "one_hit": flags["one_hit"].tolist(), "effect_lo": nums(effect_range[:, 0], 3),
+            "effect_hi": nums(effect_range[:, 1], 3)}
 
 
-def feature_detail(i, stats, d_logit, d_value, n_effect, sim_ids, sim_cos, board_id, concepts=None):
-    """One feature's entry in its shard. `board_id` maps split rows to board-table indices."""
+def feature_detail(i, stats, effects, sim_ids, sim_cos, board_id, concepts=None):
+    """One feature's entry in its shard. `board_id` maps split rows to board-table indices.
+
+    `effects`: vis.features.policy_effects as a dict {logit, value, n, logit_se, value_se}.
+    """
     ex = lambda rows, vals: [[int(b), num(v)] for b, v in zip(board_id[rows], vals)]
     effect = None
-    if n_effect[i]:
-        effect = {"logit": nums(d_logit[i], 3), "value": num(d_value[i], 3), "scale": num(stats["mean"][i]),
-                  "n": int(n_effect[i])}
+    if effects["n"][i]:
+        effect = {"logit": nums(effects["logit"][i], 3), "logit_se": nums(effects["logit_se"][i], 2),
+                  "value": num(effects["value"][i], 3), "value_se": num(effects["value_se"][i], 2),
+                  "scale": num(stats["mean"][i]), "n": int(effects["n"][i])}
     detail = {
         "id": i,
         "count": int(stats["count"][i]),

@@ -1,9 +1,12 @@
 // The viewer's router. All state lives in the URL hash, so every view is a shareable link:
 //   #                                   landing page (all SAEs, scaling plots)
-//   #sae=NAME&f=ID&sort=density&dead=1  one SAE, one feature, list sorted, dead features shown
+//   #sae=NAME&f=ID&sort=density&dead=1  one SAE, one feature, list sorted, near-dead features shown
 // Arrow keys (← → or ↑ ↓) step through the features in the list's current order.
+// Only a change of feature adds a history entry (Back returns to the previous feature); sorting,
+// the near-dead toggle and the default feature of an SAE replace the current entry.
 
 import { DataError, loadFeatures, loadIndex, saeByName, setBoardInfo } from "./data.js";
+import { featureIdProblem } from "./validate.js";
 import { el, fmt, pct } from "./dom.js";
 import { fetchFeature, renderFeature } from "./featuredetail.js";
 import { FeatureList } from "./featurelist.js";
@@ -16,11 +19,11 @@ const provenance = document.getElementById("provenance");
 let index = null;
 let page = null; // the open SAE page: {sae, summary, list, detail, shown, token}
 
+// `f` stays the link's text: route() checks it against the SAE (validate.featureIdProblem)
 function readHash() {
   const p = new URLSearchParams(location.hash.slice(1));
   const f = p.get("f");
-  return { sae: p.get("sae"), f: f !== null && f !== "" && !Number.isNaN(Number(f)) ? Number(f) : null,
-    sort: p.get("sort") || "id", dead: p.get("dead") === "1" ? 1 : 0 };
+  return { sae: p.get("sae"), f: f === "" ? null : f, sort: p.get("sort") || "id", dead: p.get("dead") === "1" ? 1 : 0 };
 }
 
 function hashOf(s) {
@@ -45,13 +48,14 @@ function showBanner(kind, parts) {
 
 const GENERATE = "python vis/generate_vis_data.py";
 
+const HEADINGS = { missing: "No viewer data yet", stale: "The viewer data is stale", corrupt: "The viewer data is damaged" };
+
 function showDataError(err) {
-  const missing = err instanceof DataError && err.kind === "missing";
-  const stale = err instanceof DataError && err.kind === "stale";
+  const kind = err instanceof DataError ? err.kind : null;
   root.replaceChildren(el("section", { class: "no-data" }, [
-    el("h1", { text: missing ? "No viewer data yet" : stale ? "The viewer data is stale" : "Could not load the viewer data" }),
-    el("p", { text: missing ? "This page reads vis/data/, which is generated from the trained SAEs and the activation store, and it is not there (or incomplete)."
-      : stale ? err.message + "." : String(err.message || err) }),
+    el("h1", { text: HEADINGS[kind] || "Could not load the viewer data" }),
+    el("p", { text: kind === "missing" ? `This page reads vis/data/, which is generated from the trained SAEs and the activation store, and it is not there (or incomplete): ${err.message}.`
+      : kind === "stale" ? err.message + "." : String(err.message || err) }),
     el("p", { text: "Generate it from the repository root, then reload this page:" }),
     el("pre", { text: `${GENERATE}            # reads runs/sae and runs/acts\ncd vis && python -m http.server 8000` }),
     el("p", { class: "note", text: "No trained SAEs yet? Try the viewer on random demo data: python -m tests.demo_data --out /tmp/demo && " +
@@ -67,15 +71,15 @@ function header(sae) {
     `check for staleness: ${GENERATE} --vis.check`;
   crumbs.replaceChildren(el("a", { href: "#", text: "All SAEs" }), ...(sae ? [" › ", el("b", { text: sae.name }),
     el("span", { class: "crumb-meta", text: ` ${sae.architecture} · ${sae.site} · ${sae.d_sae} features · FVU ${fmt(metric(sae, "fvu"))} · ` +
-      `L0 ${fmt(metric(sae, "l0"))} · dead ${pct(metric(sae, "dead_frac"))} (${index.sweep.eval_split} split, at training)` })] : []));
+      `L0 ${fmt(metric(sae, "l0"))} · dead ${pct(metric(sae, "dead_frac"))} (${index.sweep.eval_split} split${metric(sae, "n_eval") ? `, ${metric(sae, "n_eval")} positions` : ""}, at training)` })] : []));
 }
 
 async function openSae(sae, state) {
   const detail = el("div", { class: "detail" }, el("p", { class: "loading", text: "Loading…" }));
   root.replaceChildren(el("div", { class: "sae-page" }, [el("div", { class: "list-slot" }), detail]));
   // the summary and the requested feature's shard are fetched at the same time
-  const [summary] = await Promise.all([loadFeatures(sae), state.f !== null ? fetchFeature(sae, state.f).catch(() => null) : null]);
-  const list = new FeatureList(summary, (patch) => navigate(patch));
+  const [summary] = await Promise.all([loadFeatures(sae), state.f !== null && !featureIdProblem(state.f, sae) ? fetchFeature(sae, Number(state.f)).catch(() => null) : null]);
+  const list = new FeatureList(summary, (patch) => navigate(patch, !("f" in patch)), sae.definitions);
   root.querySelector(".list-slot").replaceWith(list.root);
   page = { sae, summary, list, detail, shown: -1, token: 0 };
 }
@@ -93,7 +97,10 @@ async function showFeature(f) {
     if (window.firstFeatureMs === undefined) window.firstFeatureMs = performance.now();
     for (const d of [-1, 1]) fetchFeature(p.sae, p.list.neighbour(f, d)).catch(() => {}); // warm the arrow keys
   } catch (err) {
-    if (token === p.token) p.detail.replaceChildren(el("p", { class: "error", text: `Feature ${f} could not be loaded: ${err.message}. Regenerate with ${GENERATE}.` }));
+    if (token === p.token) {
+      p.shown = -1;
+      p.detail.replaceChildren(el("p", { class: "error", text: `Feature ${f} could not be loaded: ${err.message}` }));
+    }
   } finally {
     if (token === p.token) p.detail.classList.remove("pending");
   }
@@ -101,7 +108,7 @@ async function showFeature(f) {
 
 function step(to) {
   if (!page) return;
-  const f = typeof to === "number" ? to : page.list.neighbour(page.shown >= 0 ? page.shown : readHash().f, to === "next" ? 1 : -1);
+  const f = typeof to === "number" ? to : page.list.neighbour(page.shown >= 0 ? page.shown : Number(readHash().f), to === "next" ? 1 : -1);
   navigate({ f });
 }
 
@@ -134,9 +141,18 @@ async function route() {
   header(sae);
   try {
     if (!page || page.sae !== sae) await openSae(sae, state);
-    const f = state.f !== null && state.f >= 0 && state.f < sae.d_sae ? state.f : null;
-    page.list.setState({ sort: state.sort, dead: state.dead, f: f ?? -1 });
-    if (f === null) {
+    const problem = state.f === null ? null : featureIdProblem(state.f, sae);
+    const f = state.f === null || problem ? -1 : Number(state.f);
+    page.list.setState({ sort: state.sort, dead: state.dead, f });
+    if (problem) { // say what is wrong with the link; request nothing
+      page.token++;
+      page.shown = -1;
+      const first = page.list.order.length ? page.list.order[0] : 0;
+      page.detail.replaceChildren(el("div", { class: "id-problem" }, [el("p", { class: "error", text: problem + "." }),
+        el("p", {}, el("a", { href: hashOf({ ...state, f: first }), text: `Open feature #${first}, the first in the list` }))]));
+      return;
+    }
+    if (state.f === null) {
       navigate({ f: page.list.order.length ? page.list.order[0] : 0 }, true); // default: the list's first feature
       return;
     }

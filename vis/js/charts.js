@@ -21,12 +21,22 @@ export function histogram(h, count, nPositions) {
   });
   g.append(svg("text", { x: L - 4, y: T + 8, class: "tick end", text: String(top) }));
   g.append(svg("text", { x: L - 4, y: H - B, class: "tick end", text: "0" }));
-  const mid = Math.sqrt(h.lo * h.hi);
-  [[L, h.lo, "start"], [(L + W - R) / 2, mid, "middle"], [W - R, h.hi, "end"]].forEach(([x, v, anchor]) =>
-    g.append(svg("text", { x, y: H - B + 13, class: `tick ${anchor}`, text: fmt(v, 2) })));
+  for (const [x, text, anchor] of axisTicks(h.lo, h.hi, L, W - R)) g.append(svg("text", { x, y: H - B + 13, class: `tick ${anchor}`, text }));
   g.append(svg("text", { x: (L + W - R) / 2, y: H - 2, class: "label", text: "activation (log scale)" }));
   return el("div", {}, [g, el("p", { class: "note",
     text: `${count} of ${nPositions} positions fire (${fmt((100 * count) / nPositions, 3)}%); lowest bin also holds values below ${fmt(h.lo, 2)}.` })]);
+}
+
+// Labels for the ends and the (log) middle of the histogram's axis, with just enough digits to differ:
+// a feature whose activations all lie within 1% of each other gets "2.213 2.218 2.224", not "2.2 2.2 2.2",
+// and one whose lowest and highest activation are equal gets a single label.
+function axisTicks(lo, hi, x0, x1) {
+  const mid = Math.sqrt(lo * hi);
+  for (let digits = 2; digits <= 6; digits++) {
+    const t = [fmt(lo, digits), fmt(mid, digits), fmt(hi, digits)];
+    if (new Set(t).size === 3) return [[x0, t[0], "start"], [(x0 + x1) / 2, t[1], "middle"], [x1, t[2], "end"]];
+  }
+  return [[(x0 + x1) / 2, `all ≈ ${fmt(hi, 3)}`, "middle"]];
 }
 
 // ------------------------------------------------------------ diverging colour scale
@@ -40,11 +50,15 @@ export function diverging(v, m) {
 }
 
 // ------------------------------------------------------------ policy effect heatmap
-// effect.logit[a]: mean change of move a's logit (centred over legal moves), null if a was never legal.
-export function effectHeatmap(effect) {
+// effect.logit[a]: mean change of move a's logit (centred over legal moves), null if a was never legal;
+// effect.logit_se[a]: its standard error. `scale`: the colour scale's end (the SAE's shared scale, or
+// this feature's own largest change); cells beyond it saturate. A cell whose 95% interval
+// (± 1.96 SE) includes zero is drawn faded: the sample cannot tell its sign.
+export function effectHeatmap(effect, scale) {
   const vals = effect.logit.filter((v) => v !== null);
-  const m = Math.max(...vals.map(Math.abs), 1e-9);
-  // short cell labels with about two significant digits of the largest change: "1.5", ".07", "-.006";
+  const own = Math.max(...vals.map(Math.abs), 1e-9);
+  const m = scale > 0 ? scale : own;
+  // short cell labels with about two significant digits of the scale: "1.5", ".07", "-.006";
   // a value that rounds to zero gets no label (its exact value is in the tooltip)
   const decimals = Math.max(0, Math.min(3, 1 - Math.floor(Math.log10(m))));
   const textFor = (v) => {
@@ -52,11 +66,15 @@ export function effectHeatmap(effect) {
     return /^-?[.0]*$/.test(t) ? "" : t;
   };
   const cell = (g, a, x, y, w, h) => {
-    const v = effect.logit[a];
-    const dark = v !== null && Math.abs(v) / m > 0.55;
-    g.append(svg("rect", { x, y, width: w, height: h, class: v === null ? "heat na" : "heat",
-      fill: v === null ? undefined : diverging(v, m) },
-      [svg("title", { text: v === null ? `${moveName(a)}: never legal in the sample` : `${moveName(a)}: ${signed(v)} logit` })]));
+    const v = effect.logit[a], se = effect.logit_se?.[a];
+    const ci = se === null || se === undefined ? null : 1.96 * se;
+    const weak = v !== null && ci !== null && Math.abs(v) < ci;
+    const dark = v !== null && Math.abs(v) / m > 0.55 && !weak;
+    const tip = v === null ? `${moveName(a)}: never legal in the sample`
+      : `${moveName(a)}: ${signed(v)} logit` + (ci !== null ? ` ± ${fmt(ci, 2)} (95% interval)${weak ? ", includes 0" : ""}` : " (one position: no interval)") +
+        (Math.abs(v) > m ? " — beyond the colour scale" : "");
+    g.append(svg("rect", { x, y, width: w, height: h, class: v === null ? "heat na" : weak ? "heat weak" : "heat",
+      fill: v === null ? undefined : diverging(v, m) }, [svg("title", { text: tip })]));
     if (v !== null) g.append(svg("text", { x: x + w / 2, y: y + h / 2 + 2.3, class: `heat-num${dark ? " light" : ""}`, text: textFor(v) }));
   };
   const g = boardFrame((g, r, c, x, y) => cell(g, r * 6 + c, x, y, CELL, CELL), { class: "board heatmap", label: "policy effect" });
@@ -130,18 +148,43 @@ export function scatterPlot(rows, { title, xlabel, ylabel, xlog, ylog, xticks, c
   }
   g.append(svg("text", { x: (L + W - R) / 2, y: H - 6, class: "label", text: xlabel }));
   g.append(svg("text", { x: 12, y: (T + H - B) / 2, class: "label", transform: `rotate(-90 12 ${(T + H - B) / 2})`, text: ylabel }));
+  const R_PT = 3.6;
+  const at = dodge(pts.map((p) => [X(p.x), Y(p.y)]), 2 * R_PT + 1);
+  pts.forEach((p, i) => { p.px = at[i][0]; p.py = at[i][1]; });
   const series = new Map();
   for (const p of pts) series.set(p.series, [...(series.get(p.series) || []), p]);
   for (const s of series.values()) {
     if (s.length < 2) continue;
     s.sort((a, b) => a.x - b.x);
-    g.append(svg("polyline", { points: s.map((p) => `${X(p.x)},${Y(p.y)}`).join(" "), class: "series",
+    g.append(svg("polyline", { points: s.map((p) => `${p.px},${p.py}`).join(" "), class: "series",
       stroke: colour(s[0].colourKey) }));
   }
   for (const p of pts) {
-    g.append(svg("circle", { cx: X(p.x), cy: Y(p.y), r: 3.6, fill: colour(p.colourKey), class: "point" },
+    g.append(svg("circle", { cx: p.px, cy: p.py, r: R_PT, fill: colour(p.colourKey), class: "point" },
       [svg("title", { text: `${p.label}\n${xlabel}: ${fmt(p.x)}\n${ylabel}: ${fmt(p.y)}` })]));
-    if (p.tag) g.append(svg("text", { x: X(p.x) + 5, y: Y(p.y) - 4, class: "tick start", text: p.tag }));
+    if (p.tag) g.append(svg("text", { x: p.px + 5, y: p.py - 4, class: "tick start", text: p.tag }));
   }
   return g;
+}
+
+// Pixel positions [[x, y]...] with points closer than `gap` (same SAE size and nearly the same L0,
+// say) spread sideways around their centre, so every point can be seen and hovered.
+function dodge(xy, gap) {
+  const out = xy.map(([x, y]) => [x, y]);
+  const done = new Set();
+  for (let i = 0; i < xy.length; i++) {
+    if (done.has(i)) continue;
+    const group = [i];
+    for (let k = 0; k < group.length; k++) { // everything within `gap` of anything in the group
+      for (let j = 0; j < xy.length; j++) {
+        if (!done.has(j) && !group.includes(j) && Math.hypot(xy[j][0] - xy[group[k]][0], xy[j][1] - xy[group[k]][1]) < gap) group.push(j);
+      }
+    }
+    group.forEach((j) => done.add(j));
+    if (group.length < 2) continue;
+    group.sort((a, b) => xy[a][1] - xy[b][1] || a - b);
+    const cx = group.reduce((t, j) => t + xy[j][0], 0) / group.length;
+    group.forEach((j, r) => { out[j][0] = cx + (r - (group.length - 1) / 2) * gap; });
+  }
+  return out;
 }

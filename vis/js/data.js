@@ -5,14 +5,16 @@
 // one shard of details plus the board-table chunks its examples point into. Everything is
 // fetched once and cached, so stepping through features only fetches a new shard every
 // shard_size features. The layout (and the board record) is documented in vis/viewer_data.py.
+// Every file is checked (vis/js/validate.js) before it is cached, so nothing drawn comes from a
+// file that is cut short or inconsistent with index.json.
 
-export const FORMAT = "othello-vis/2"; // must match FORMAT in vis/viewer_data.py
+import { DataError } from "./errors.js";
+import { checkChunk, checkFeatures, checkIndex, checkShard, featureIdProblem } from "./validate.js";
+
+export { DataError };
+export const FORMAT = "othello-vis/3"; // must match FORMAT in vis/viewer_data.py
 export const DATA = "data/";
 export const COLS = "abcdef";
-
-export class DataError extends Error {
-  constructor(kind, message) { super(message); this.kind = kind; }
-}
 
 const cache = new Map(); // url -> Promise (so concurrent requests share one fetch)
 
@@ -31,11 +33,17 @@ async function readJson(r, url) {
   return obj;
 }
 
-function fetchOnce(url, as) {
+// `check(obj, file)` validates the file once, before it is cached; it throws a DataError naming the file.
+function fetchOnce(url, as, check = (x) => x) {
   if (!cache.has(url)) {
-    const p = fetch(DATA + url).then((r) => {
+    const p = fetch(DATA + url).then(async (r) => {
       if (!r.ok) throw new DataError(r.status === 404 ? "missing" : "http", `${DATA + url}: HTTP ${r.status}`);
-      return as === "bin" ? r.arrayBuffer() : readJson(r, url);
+      const obj = await (as === "bin" ? r.arrayBuffer() : readJson(r, url));
+      try {
+        return check(obj, DATA + url);
+      } catch (err) { // a shape the checks did not foresee still names the file
+        throw err instanceof DataError ? err : new DataError("corrupt", `${DATA + url}: malformed (${err.message}); regenerate the data`);
+      }
     });
     p.catch(() => cache.delete(url)); // a failed fetch may be retried after regenerating
     cache.set(url, p);
@@ -44,7 +52,7 @@ function fetchOnce(url, as) {
 }
 
 export function loadIndex() {
-  return fetchOnce("index.json");
+  return fetchOnce("index.json", "json", checkIndex);
 }
 
 export function saeByName(index, name) {
@@ -52,7 +60,7 @@ export function saeByName(index, name) {
 }
 
 export function loadFeatures(sae) {
-  return fetchOnce(`${sae.dir}/features.json`);
+  return fetchOnce(`${sae.dir}/features.json`, "json", (obj, file) => checkFeatures(obj, sae, file));
 }
 
 export function shardOf(sae, id) {
@@ -60,21 +68,24 @@ export function shardOf(sae, id) {
 }
 
 export async function loadFeature(sae, id) {
-  const shard = await fetchOnce(`${sae.dir}/shards/${shardOf(sae, id)}.json`);
+  const problem = featureIdProblem(String(id), sae); // never request a shard that cannot exist
+  if (problem) throw new DataError("id", problem);
+  const k = shardOf(sae, id);
+  const shard = await fetchOnce(`${sae.dir}/shards/${k}.json`, "json", (obj, file) => checkShard(obj, sae, k, boardInfo, file));
   return shard.features[id - shard.first];
 }
 
 // ---------------------------------------------------------------- boards
-let boardInfo = { per_chunk: 4096, record_bytes: 20 };
+let boardInfo = null; // index.boards, checked by checkIndex
 const chunks = new Map(); // chunk index -> Uint8Array
 
 export function setBoardInfo(info) { boardInfo = info; }
 
-// Make sure the chunks holding these board ids are loaded.
+// Make sure the chunks holding these board ids are loaded (ids were checked against the table by checkShard).
 export async function ensureBoards(ids) {
   const need = [...new Set(ids.map((i) => Math.floor(i / boardInfo.per_chunk)))].filter((k) => !chunks.has(k));
   await Promise.all(need.map(async (k) => {
-    chunks.set(k, new Uint8Array(await fetchOnce(`boards/${k}.bin`, "bin")));
+    chunks.set(k, new Uint8Array(await fetchOnce(`boards/${k}.bin`, "bin", (buf, file) => checkChunk(buf, k, boardInfo, file))));
   }));
 }
 

@@ -29,16 +29,42 @@ function boardGrid(examples, maxAct) {
   return el("div", { class: "boards" }, examples.map(([b, act]) => boardCard(getBoard(b), act, maxAct)));
 }
 
-function effectCard(feat, index, sae) {
+// The heatmap uses the SAE's shared colour scale, so a feature whose effect is a thousandth of
+// another's looks a thousandth as strong; "this feature's scale" redraws it to show its pattern.
+function effectCard(feat, sae, summary) {
   const e = feat.effect;
   if (!e) return card("Effect on the policy", el("p", { class: "note", text: "The feature never fires here, so there is no sample to measure its effect on." }));
+  const id = feat.id, lo = summary.effect_lo[id], hi = summary.effect_hi[id];
+  const slot = el("div", {});
+  let shared = sae.effect_scale > 0;
+  const toggle = el("button", { class: "scale-toggle", onclick: () => { shared = !shared; draw(); } });
+  function draw() {
+    slot.replaceChildren(effectHeatmap(e, shared ? sae.effect_scale : 0));
+    toggle.textContent = shared ? "use this feature's own scale" : "use the SAE's shared scale";
+  }
+  draw();
+  const vci = e.value_se === null ? "" : ` ± ${fmt(1.96 * e.value_se, 2)}`;
   return card("Effect on the policy", [
-    effectHeatmap(e),
-    el("p", { class: "value-change" }, ["Δ value (mover's expected score): ", el("b", { text: signed(e.value, 2) })]),
+    slot,
+    el("p", { class: "effect-range" }, [`this feature: ${signed(lo, 2)} … ${signed(hi, 2)} logit`,
+      sae.effect_scale > 0 ? el("span", { class: "note", text: ` (shared scale ±${fmt(sae.effect_scale, 2)})`, title: sae.definitions.effect_scale }) : null,
+      sae.effect_scale > 0 ? toggle : null]),
+    el("p", { class: "value-change" }, ["Δ value (mover's expected score): ", el("b", { text: signed(e.value, 2) + vci }),
+      vci ? el("span", { class: "note", text: " (95% interval)" }) : null]),
     el("p", { class: "note", text: `Adding ${fmt(e.scale, 3)} × this feature's decoder vector (its mean firing activation) at ` +
-      `${sae.site}, averaged over ${e.n} positions where it fires. Cells: change of each move's logit relative to the ` +
-      `other legal moves of the position; grey = never legal in the sample.` }),
+      `${sae.site}, averaged over ${e.n} positions where it fires (± = 1.96 standard errors over them). Cells: change of each ` +
+      `move's logit relative to the other legal moves of the position; faded = its 95% interval includes 0; grey = never legal in the sample.` }),
   ], "effect-card");
+}
+
+// Tags for what makes a feature's numbers weak evidence, each with its definition as generated.
+function flagTags(sae, summary, id) {
+  const d = sae.definitions;
+  return [
+    summary.dead[id] ? el("span", { class: "tag", text: "dead", title: d.dead }) : null,
+    summary.negligible[id] ? el("span", { class: "tag warn", text: "negligible", title: d.negligible }) : null,
+    summary.one_hit[id] ? el("span", { class: "tag warn", text: "one hit", title: d.one_hit }) : null,
+  ];
 }
 
 function similarCard(feat, summary, go) {
@@ -46,7 +72,7 @@ function similarCard(feat, summary, go) {
     el("li", {}, el("a", { href: "#", onclick: (ev) => { ev.preventDefault(); go(j); } }, [
       el("span", { class: "fid", text: `#${j}` }),
       el("span", { class: "cos", text: fmt(c, 2) }),
-      el("span", { class: "note", text: summary.dead[j] ? "dead" : `${pct(summary.density[j])} · max ${fmt(summary.max[j], 2)}` }),
+      el("span", { class: "note", text: summary.dead[j] ? "dead" : `${pct(summary.density[j])} · max ${fmt(summary.max[j], 2)}${summary.negligible[j] ? " · negligible" : ""}` }),
     ])))));
 }
 
@@ -66,11 +92,11 @@ export function renderFeature(root, { index, sae, summary, feat, go }) {
   const top = summary.top_move[id];
   const head = el("div", { class: "feature-head" }, [
     el("button", { class: "nav", title: "previous feature (←)", onclick: () => go("prev"), text: "←" }),
-    el("h2", {}, [`Feature #${id}`, dead ? el("span", { class: "tag", text: "dead" }) : null]),
+    el("h2", {}, [`Feature #${id}`, ...flagTags(sae, summary, id)]),
     el("button", { class: "nav", title: "next feature (→)", onclick: () => go("next"), text: "→" }),
     el("div", { class: "chips" }, [
       chip("density", pct(summary.density[id], 3), `fires on ${feat.count} of ${n} positions of the ${index.store.split} split`),
-      chip("max act", fmt(maxAct)),
+      chip("max act", fmt(maxAct), `largest contribution to the reconstruction (max act × decoder norm): ${fmt(summary.reach[id])}`),
       chip("mean act", fmt(summary.mean[id]), "mean over the positions where it fires"),
       top >= 0 ? chip("promotes", moveName(top), "the move whose logit its decoder direction raises most") : null,
     ]),
@@ -78,11 +104,15 @@ export function renderFeature(root, { index, sae, summary, feat, go }) {
   const cards = el("div", { class: "cards" }, [
     card("Activation histogram", dead ? el("p", { class: "note", text: `Never fires on the ${n} positions of the ${index.store.split} split.` })
       : histogram(feat.hist, feat.count, n)),
-    effectCard(feat, index, sae),
+    effectCard(feat, sae, summary),
     similarCard(feat, summary, go),
     feat.concepts ? conceptsCard(feat.concepts) : null,
   ]);
-  const parts = [head, cards];
+  const flagged = [["negligible", summary.negligible[id]], ["one hit", summary.one_hit[id]]].filter(([, on]) => on);
+  const warn = flagged.length ? el("p", { class: "flag-note" }, flagged.map(([k]) =>
+    k === "negligible" ? `Negligible: ${sae.definitions.negligible}; here it is ${fmt(summary.reach[id], 2)}. `
+      : `One hit: ${sae.definitions.one_hit}; every statistic here describes a single board. `)) : null;
+  const parts = [head, warn, cards].filter(Boolean);
   if (!dead) {
     parts.push(el("section", { class: "examples" }, [
       el("h3", { text: `Top ${feat.top.length} activating positions` }), boardLegend(), boardGrid(feat.top, maxAct)]));

@@ -1,4 +1,5 @@
-// The SAE page's feature list: search by id, sort, dead features hidden unless asked for.
+// The SAE page's feature list: search by id, sort, near-dead features (dead or negligible, as
+// defined in vis/magnitudes.py) hidden unless asked for; negligible and one-hit features are marked.
 // A virtual list (only the visible rows exist in the DOM), so 16k features scroll smoothly
 // and the list costs nothing at page load.
 
@@ -11,11 +12,14 @@ const SORTS = {
   density: { label: "density", key: (s, i) => s.density[i], desc: true },
   max: { label: "max activation", key: (s, i) => s.max[i], desc: true },
   mean: { label: "mean activation", key: (s, i) => s.mean[i], desc: true },
+  effect: { label: "largest policy effect", key: (s, i) => Math.max(Math.abs(s.effect_lo[i] ?? 0), Math.abs(s.effect_hi[i] ?? 0)), desc: true },
 };
+const nearDead = (s, i) => s.dead[i] === 1 || s.negligible[i] === 1;
 
 export class FeatureList {
   // summary: features.json; onChange({f?, sort?, dead?}) asks the router to update the URL.
-  constructor(summary, onChange) {
+  // definitions: the SAE's index entry's `definitions` (shown as the toggle's tooltip).
+  constructor(summary, onChange, definitions) {
     this.s = summary;
     this.onChange = onChange;
     this.order = [];
@@ -32,7 +36,8 @@ export class FeatureList {
     this.viewport = el("div", { class: "feature-list", tabindex: "-1", onscroll: () => this.draw() }, [this.spacer]);
     this.root = el("div", { class: "list-panel" }, [
       el("div", { class: "controls" }, [this.search, this.sortSel,
-        el("label", { class: "toggle" }, [this.deadBox, " show dead features"])]),
+        el("label", { class: "toggle", title: `near-dead = ${definitions.near_dead}. Dead: ${definitions.dead}. Negligible: ${definitions.negligible}.` },
+          [this.deadBox, " show near-dead features"])]),
       this.countLine, this.viewport,
     ]);
   }
@@ -56,13 +61,14 @@ export class FeatureList {
   refresh() {
     const s = this.s, sort = SORTS[this.sortKey];
     let ids = [...Array(s.n).keys()];
-    if (!this.showDead) ids = ids.filter((i) => !s.dead[i]);
+    if (!this.showDead) ids = ids.filter((i) => !nearDead(s, i));
     if (this.query) ids = ids.filter((i) => String(i).startsWith(this.query));
     if (sort.desc) ids.sort((a, b) => sort.key(s, b) - sort.key(s, a) || a - b);
     this.order = ids;
     this.position = new Map(ids.map((id, k) => [id, k]));
-    const dead = s.dead.reduce((a, b) => a + b, 0);
-    this.countLine.textContent = `${ids.length} of ${s.n} features` + (dead ? ` · ${dead} dead (never fire on this split)${this.showDead ? "" : ", hidden"}` : "");
+    const dead = s.dead.reduce((a, b) => a + b, 0), negligible = s.negligible.reduce((a, b) => a + b, 0);
+    const parts = [dead ? `${dead} dead` : "", negligible ? `${negligible} negligible` : ""].filter(Boolean).join(", ");
+    this.countLine.textContent = `${ids.length} of ${s.n} features` + (parts ? ` · near-dead: ${parts}${this.showDead ? "" : " (hidden)"}` : "");
     this.spacer.style.height = `${ids.length * ROW}px`;
     this.draw();
   }
@@ -97,13 +103,15 @@ export class FeatureList {
       const i = this.order[k];
       const d = s.density[i];
       const w = d > 0 ? Math.max(2, Math.min(100, ((Math.log10(d) + 5) / 5) * 100)) : 0; // log scale 1e-5 .. 1
-      rows.push(el("div", { class: `feature-row${i === this.selected ? " selected" : ""}${s.dead[i] ? " dead" : ""}`,
+      rows.push(el("div", { class: `feature-row${i === this.selected ? " selected" : ""}${nearDead(s, i) ? " dead" : ""}`,
         style: `top:${k * ROW}px`, role: "button", title: `feature ${i}: density ${pct(d)}, max ${fmt(s.max[i])}` +
           (s.top_move[i] >= 0 ? `, promotes ${moveName(s.top_move[i])}` : ""),
         onclick: () => this.onChange({ f: i }) }, [
         el("span", { class: "fid", text: `#${i}` }),
         el("span", { class: "dbar" }, el("span", { style: `width:${w}%` })),
         el("span", { class: "dval", text: s.dead[i] ? "dead" : pct(d) }),
+        el("span", { class: "flag", text: s.negligible[i] ? "tiny" : s.one_hit[i] ? "1 hit" : "",
+          title: s.negligible[i] ? "negligible magnitude" : s.one_hit[i] ? "fires on one position only" : undefined }),
         el("span", { class: "mval", text: s.dead[i] ? "" : fmt(s.max[i], 2) }),
       ]));
     }

@@ -18,20 +18,34 @@ function rowKey(s, manySites) {
   return [s.architecture, sparsityLabel(s), manySites ? s.site : ""].filter(Boolean).join(" · ");
 }
 
-function saeCard(s, split) {
-  const dead = metric(s, "dead_frac");
-  return el("a", { class: "sae-card", href: `#sae=${encodeURIComponent(s.name)}`, title: `${s.name}\nsite ${s.site}\n` +
-      `metrics measured when it was trained, on the held-out ${split} split\n${s.alive} of ${s.d_sae} features fire in the viewer's sample` }, [
+// One labelled group of numbers on a card: where they were measured, then name/value pairs.
+function group(label, title, pairs) {
+  return [el("div", { class: "group-label", title, text: label }),
+    el("dl", {}, pairs.flatMap(([k, v, tip]) => [el("dt", { text: k, title: tip }), el("dd", { text: v, title: tip })]))];
+}
+
+function saeCard(s, index) {
+  const split = index.sweep.eval_split, m = s.metrics, ds = m.downstream, match = ds?.match;
+  const viewerN = index.store.positions, d = s.d_sae;
+  const share = (k) => `${s.flags[k]} (${pct(s.flags[k] / d)})`;
+  return el("a", { class: "sae-card", href: `#sae=${encodeURIComponent(s.name)}`, title: `${s.name}\nsite ${s.site}` }, [
     el("div", { class: "sae-name", text: s.name }),
-    el("dl", {}, [
-      el("dt", { text: "FVU" }), el("dd", { text: fmt(metric(s, "fvu")) }),
-      el("dt", { text: "L0" }), el("dd", { text: fmt(metric(s, "l0")) }),
-      el("dt", { text: "dead" }), el("dd", { text: pct(dead) }),
-    ]),
+    ...group(`training · ${split}${m.n_eval ? ` · ${fmt(m.n_eval)} pos.` : ""}`, `measured once when the SAE was trained, on ${m.n_eval ? `the first ${m.n_eval}` : "the"} positions of the held-out ${split} split (sae/metrics.py)`, [
+      ["FVU", fmt(m.fvu), "fraction of variance unexplained"], ["L0", fmt(m.l0), "mean number of active features per position"],
+      ["dead", pct(m.dead_frac), "features that never fire on those positions"]]),
+    ...(ds ? group(`spliced · ${split} · ${fmt(ds.n_positions)} pos.`, `the SAE's reconstruction replaces the activation at ${s.site}; the network's outputs compared with the clean network's on ${ds.n_positions} positions of the ${split} split (sae/downstream.py)`, [
+      ["policy KL", fmt(ds.kl), "mean KL(clean policy || spliced policy) over legal moves, nats"],
+      ["loss recovered", fmt(ds.flr), "1 - KL / KL with the site mean-ablated (1: perfect, 0: no better than the mean)"],
+      ["top-1 agree", pct(ds.top1_agree, 3), "positions where both pick the same most likely move"]]) : []),
+    ...(match ? group(`match vs clean · ${match.games} games`, `the spliced network against the clean one, both sampling their raw policy at temperature ${match.temperature}, colours alternated; 95% interval`, [
+      ["score", `${fmt(match.score, 2)} [${fmt(match.score_ci95[0], 2)}, ${fmt(match.score_ci95[1], 2)}]`, `${match.wins} wins, ${match.draws} draws, ${match.losses} losses; 0.5 = as strong as the clean network`]]) : []),
+    ...group(`viewer · ${index.store.split} · ${fmt(viewerN)} pos.`, `counted by the viewer's generator on ${viewerN} positions of the ${index.store.split} split`, [
+      ["near-dead", share("near_dead"), `${s.definitions.near_dead}: dead: ${s.definitions.dead}; negligible: ${s.definitions.negligible}`],
+      ["one-hit", share("one_hit"), s.definitions.one_hit]]),
   ]);
 }
 
-function saeGrid(saes, split) {
+function saeGrid(saes, index) {
   const manySites = new Set(saes.map((s) => s.site)).size > 1;
   const sizes = [...new Set(saes.map((s) => s.d_sae))].sort((a, b) => a - b);
   const rows = new Map();
@@ -42,15 +56,19 @@ function saeGrid(saes, split) {
     cell.set(s.d_sae, [...(cell.get(s.d_sae) || []), s]);
   }
   const keys = [...rows.keys()].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+  if (sizes.length === 1) { // one dictionary size: a grid of one column would waste the width, so the cards wrap
+    return el("div", { class: "sae-flow" }, keys.flatMap((k) => (rows.get(k).get(sizes[0]) || []).map((s) =>
+      el("div", {}, [el("div", { class: "flow-label", text: `${k} · ${sizes[0]} features` }), saeCard(s, index)]))));
+  }
   return el("table", { class: "sae-grid" }, [
     el("thead", {}, el("tr", {}, [el("th", { text: "architecture · sparsity" }),
       ...sizes.map((d) => el("th", { text: `${d} features` }))])),
     el("tbody", {}, keys.map((k) => el("tr", {}, [el("th", { text: k }),
-      ...sizes.map((d) => el("td", {}, (rows.get(k).get(d) || []).map((s) => saeCard(s, split))))]))),
+      ...sizes.map((d) => el("td", {}, (rows.get(k).get(d) || []).map((s) => saeCard(s, index))))]))),
   ]);
 }
 
-function scalingPlots(rows) {
+function scalingPlots(rows, split) {
   const colour = colourFor(rows.map((r) => r.architecture || "?"));
   const sizes = [...new Set(rows.map((r) => r.d_sae).filter(Boolean))].sort((a, b) => a - b);
   const sp = (r) => (r.sparsity_key ? `${r.sparsity_key}=${r.sparsity}` : r.name);
@@ -63,7 +81,8 @@ function scalingPlots(rows) {
     el("h2", { text: "Scaling" }),
     el("div", { class: "legend" }, [...archs.map((a) => el("span", { class: "legend-item" }, [
       el("span", { class: "dot", style: `background:${colour(a)}` }), a])),
-    el("span", { class: "legend-note", text: "Lines join SAEs of one architecture and sparsity setting (right: of one size, labelled). Hover a point for its name." })]),
+    el("span", { class: "legend-note", text: `Training metrics of every run in the sweep report, on the held-out ${split} split. ` +
+      "Lines join SAEs of one architecture and sparsity setting (right: of one size, labelled); points that would overlap are spread sideways. Hover a point for its name and exact values." })]),
     el("div", { class: "plot-row" }, [
       scatterPlot(pts("d_sae", "l0", byArchSparsity), { title: "L0 vs features", xlabel: "features", ylabel: "L0 (active features)",
         xlog: true, ylog: true, xticks: sizes, colour }),
@@ -76,15 +95,19 @@ function scalingPlots(rows) {
 }
 
 export function renderLanding(root, index) {
-  const n = index.saes.length;
+  const n = index.saes.length, split = index.sweep.eval_split;
+  const skipped = index.skipped || [];
   root.replaceChildren(
     el("section", { class: "intro" }, [
       el("h1", { text: "Sparse autoencoder features of the 6×6 Othello AlphaZero network" }),
-      el("p", { text: `${n} SAE${n === 1 ? "" : "s"}. FVU, L0 and dead fraction were measured when each SAE was trained, on ` +
-        `the held-out ${index.sweep.eval_split} split; the feature pages show ${index.store.positions} positions of the ` +
-        `${index.store.split} split (held-out games). Choose one to explore its features.` }),
+      el("p", { text: `${n} SAE${n === 1 ? "" : "s"}. Each number on a card is labelled with where it was measured: ` +
+        `training (reconstruction metrics, measured once when the SAE was trained), spliced (the network run with the ` +
+        `SAE's reconstruction in place of its activation), the spliced-vs-clean match, and the viewer's own counts; ` +
+        `all on held-out games of the ${split} split, sample sizes as shown (pos. = positions). ` +
+        `Hover a label or a number for its definition. Choose an SAE to explore its features.` }),
+      skipped.length ? el("p", { class: "error", text: `Left out (unreadable inputs): ${skipped.map((x) => `${x.name}: ${x.reason}`).join("; ")}` }) : null,
     ]),
-    n ? saeGrid(index.saes, index.sweep.eval_split) : el("p", { class: "empty", text: "No SAEs in this data. Train some, then rerun python vis/generate_vis_data.py." }),
-    scalingPlots(index.scaling || []),
+    n ? saeGrid(index.saes, index) : el("p", { class: "empty", text: "No SAEs in this data. Train some, then rerun python vis/generate_vis_data.py." }),
+    scalingPlots(index.scaling || [], split),
   );
 }
