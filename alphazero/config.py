@@ -36,6 +36,7 @@ class SelfPlayConfig:
     full_fraction: float = 1.0   # playout-cap randomisation: share of moves searched with selfplay.sims and recorded (1 = all)
     cheap_sims: int = 16         # simulations of the other moves (played, never recorded; puct: no root noise)
     solver_empties: int = 0      # positions with <= this many empties get exact W/D/L and disc-difference targets (0 = off)
+    solver_policy: bool = False  # ... and the exact policy target too: uniform over the optimal moves (needs solver_empties)
 
 
 @dataclass(frozen=True)

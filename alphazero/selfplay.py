@@ -14,7 +14,8 @@ kind is batched over the games: at most two searches per ply.
 Targets of a recorded position, all from its mover's side: the search policy, the final
 result z, the final ownership of each square and the final disc difference. With
 `solver_empties` > 0, positions with that many empty squares or fewer get the exact
-game-theoretic result and disc difference (othello.solver) instead of the game's.
+game-theoretic result and disc difference (othello.solver) instead of the game's; with
+`solver_policy` also the exact policy target (uniform over the optimal moves) instead of the search's.
 """
 import dataclasses
 
@@ -46,11 +47,15 @@ def _move(me, opp, ply, evaluate, search_cfg, temperature_plies, temperature, rn
     return np.where(early, sample_actions(r.visits, temperature, rng), r.action), r.policy
 
 
-def exact_targets(boards):
-    """Exact final disc difference `[n]` of positions int8 `[n, 36]` (mover's side) by othello.solver."""
+def exact_targets(boards, policy=False):
+    """Exact final disc difference `[n]` of positions int8 `[n, 36]` (mover's side) by othello.solver,
+    and with `policy` the exact policy target `[n, 37]`: uniform over the optimal actions (else None)."""
     from othello import solver  # numba: compiled on first use, only by runs that ask for it
     me, opp = game.from_planes(boards)
-    return solver.solve_batch(me, opp, "exact")
+    if not policy:
+        return solver.solve_batch(me, opp, "exact"), None
+    values, best = solver.best_moves_batch(me, opp)
+    return values, (best / best.sum(1, keepdims=True)).astype(np.float32)
 
 
 def check_config(cfg):
@@ -63,6 +68,8 @@ def check_config(cfg):
         raise ValueError(f"selfplay.cheap_sims must be >= 1 when full_fraction < 1, got {cfg.cheap_sims}")
     if not 0 <= cfg.solver_empties <= game.SQUARES:
         raise ValueError(f"selfplay.solver_empties must be in 0..36, got {cfg.solver_empties}")
+    if cfg.solver_policy and cfg.solver_empties == 0:
+        raise ValueError("selfplay.solver_policy needs selfplay.solver_empties > 0 (the positions it solves)")
 
 
 def self_play(evaluate, cfg, search_cfg, rng, progress=True):
@@ -75,7 +82,8 @@ def self_play(evaluate, cfg, search_cfg, rng, progress=True):
       z       int8 `[N]`      final result from that position's mover: +1 / 0 / -1
       ownership int8 `[N, 36]` each square at the end from that position's mover: +1 mine / 0 empty / -1 theirs
       score   int8 `[N]`      final disc difference from that position's mover
-      solved  bool `[N]`      z and score are the solver's exact values (solver_empties), not the game's
+      solved  bool `[N]`      z and score are the solver's exact values (solver_empties), not the game's;
+                              with solver_policy the policy target too (uniform over the optimal moves)
       game, ply  int64 `[N]`  which game and ply each position comes from (ply 0 = start; passes count)
       first_player_results int8 `[games]`  result from the first mover's (Black's) side
       lengths int64 `[games]` plies per game; final_discs int64 `[games, 2]` (Black, White) at the end
@@ -151,8 +159,10 @@ def self_play(evaluate, cfg, search_cfg, rng, progress=True):
     out["score"] = (sign * (final_discs[g, 0] - final_discs[g, 1])).astype(np.int8)
     out["solved"] = (36 - np.abs(out["boards"]).sum(1)) <= cfg.solver_empties
     if out["solved"].any():
-        exact = exact_targets(out["boards"][out["solved"]])
+        exact, policy = exact_targets(out["boards"][out["solved"]], cfg.solver_policy)
         out["score"][out["solved"]] = exact
         out["z"][out["solved"]] = np.sign(exact)
+        if policy is not None:
+            out["policy"][out["solved"]] = policy
     return {**out, "first_player_results": results, "lengths": lengths, "final_discs": final_discs,
             "final_boards": final_boards, "searches": searches}

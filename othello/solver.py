@@ -45,7 +45,7 @@ import numpy as np
 
 from othello import game
 from othello.bitboards_nb import _FULL, check_position
-from othello.solver_nb import (ILLEGAL, INF, _best_moves, _exact, _search, _solve_batch,  # noqa: F401 (API)
+from othello.solver_nb import (ILLEGAL, INF, _best_moves, _best_moves_batch, _exact, _search, _solve_batch,  # noqa: F401 (API)
                                _solve_moves)
 
 MAX_PLY = 80  # search depth bound: 32 moves + passes
@@ -145,17 +145,31 @@ def best_moves(me, opp):
     return solve(me, opp), [int(a) for a in np.flatnonzero(best)]
 
 
-def solve_batch(me, opp, mode="exact"):
-    """Exact values ("exact") or +1/0/-1 ("wdl") of positions `me, opp` uint64 `[B]` -> int64 `[B]`."""
+def _check_batch(me, opp):
     me = np.ascontiguousarray(me, dtype=np.uint64)
     opp = np.ascontiguousarray(opp, dtype=np.uint64)
     if me.shape != opp.shape or me.ndim != 1:
         raise ValueError(f"me and opp must be 1-D arrays of one shape, got {me.shape} and {opp.shape}")
     if np.any(me & opp) or np.any((me | opp) > _FULL):
         raise ValueError("not 6x6 positions: a square is on both boards or a bit above 35 is set")
+    return me, opp
+
+
+def solve_batch(me, opp, mode="exact"):
+    """Exact values ("exact") or +1/0/-1 ("wdl") of positions `me, opp` uint64 `[B]` -> int64 `[B]`."""
+    me, opp = _check_batch(me, opp)
     if mode in ("exact", "wdl"):
         return _solve_batch(me, opp, mode == "exact", *_table().args())
     raise ValueError(f"mode must be 'exact' or 'wdl', got {mode!r}")
+
+
+def best_moves_batch(me, opp):
+    """Exact values int64 `[B]` and every optimal action bool `[B, 37]` of unfinished positions
+    (one exact search, then a null window per move: cheaper than `solve_moves`)."""
+    me, opp = _check_batch(me, opp)
+    if np.any(game.terminal(me, opp)):
+        raise ValueError("best_moves_batch needs unfinished positions (a finished game has no move)")
+    return _best_moves_batch(me, opp, *_table().args())
 
 
 # --------------------------------------------------------------------------- CLI

@@ -372,3 +372,14 @@ def _best_moves(me, opp, keys, data, mask, bme, bopp, bkey, stats):
         r = _search(opp ^ f, me | f | _BIT[sq], -v, -v + 1, keys, data, mask, bme, bopp, bkey, stats)
         out[sq] = r <= -v
     return out
+
+
+@njit(cache=True)
+def _best_moves_batch(me, opp, keys, data, mask, bme, bopp, bkey, stats):
+    """(exact values [B], optimal actions bool [B, 37]) of positions with a legal move or a pass."""
+    values = np.empty(len(me), dtype=np.int64)
+    best = np.zeros((len(me), 37), dtype=np.bool_)
+    for b in range(len(me)):
+        best[b] = _best_moves(me[b], opp[b], keys, data, mask, bme, bopp, bkey, stats)
+        values[b] = _exact(me[b], opp[b], keys, data, mask, bme, bopp, bkey, stats)  # a table hit
+    return values, best

@@ -114,3 +114,19 @@ def test_exact_solver_targets():
     # elsewhere, and for ownership everywhere, the game's own end
     rest = ~data["solved"]
     assert np.array_equal(data["score"][rest], data["ownership"][rest].astype(int).sum(1))
+
+
+def test_exact_policy_targets():
+    """solver_policy: a solved position's policy target is uniform over its exactly optimal moves."""
+    from othello import solver
+
+    data = play(seed=3, solver_empties=8, solver_policy=True)
+    solved = np.flatnonzero(data["solved"])
+    assert len(solved) > 0 and (~data["solved"]).any()
+    me, opp = game.from_planes(data["boards"][solved])
+    for m, o, p in zip(me, opp, data["policy"][solved]):
+        values = solver.solve_moves(int(m), int(o))
+        best = values == values.max()
+        assert np.allclose(p, best / best.sum())
+    with pytest.raises(ValueError, match="solver_policy needs"):
+        play(solver_policy=True)

@@ -130,6 +130,20 @@ def test_batch_matches_scalar():
         solver.solve_batch(np.array([3], np.uint64), np.array([1], np.uint64))
 
 
+def test_best_moves_batch_matches_solve_moves():
+    live = [p for p in SMALL if not game.terminal(np.array([p[0]], np.uint64), np.array([p[1]], np.uint64))[0]]
+    me = np.array([p[0] for p in live], np.uint64)
+    opp = np.array([p[1] for p in live], np.uint64)
+    values, best = solver.best_moves_batch(me, opp)
+    for p, v, b in zip(live, values, best):
+        moves = solver.solve_moves(*p)
+        assert v == moves.max() and np.array_equal(b, moves == moves.max())
+    done = [p for p in SMALL if p not in live]
+    if done:
+        with pytest.raises(ValueError, match="unfinished"):
+            solver.best_moves_batch(np.array([done[0][0]], np.uint64), np.array([done[0][1]], np.uint64))
+
+
 def test_window_search_bounds_are_fail_soft_and_tables_stay_exact():
     """solve_window obeys fail-soft semantics; a small, reused table never corrupts a result."""
     rng = np.random.default_rng(7)
