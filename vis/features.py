@@ -18,6 +18,7 @@
    (spread over the sampled positions / sqrt(n)) comes with it, so the page can show a
    95% interval and fade changes that are indistinguishable from zero.
 4. `similar_features`: the nearest features by decoder cosine similarity.
+5. `feature_map`: 2-D coordinates of the decoder directions for the page's feature map.
 """
 import numpy as np
 import torch
@@ -209,3 +210,28 @@ def similar_features(W_dec, *, k, chunk=1024):
         v, j = s.topk(k, dim=1)
         ids[i:i + chunk], sims[i:i + chunk] = j.numpy(), v.numpy()
     return ids, sims
+
+
+MAP_METHOD = "PCA of the unit decoder directions (the top two principal components)"
+
+
+def feature_map(W_dec):
+    """Decoder rows [d_sae, d_in] -> (xy [d_sae, 2] scaled into [0, 1], explained variance fraction [2]).
+
+    PCA via numpy's SVD, not UMAP: umap-learn pulls in scikit-learn and took ~55 s per run here
+    (import and first fit: numba compilation) for 512 features, where this takes milliseconds and is
+    deterministic. Each component's sign is fixed (its largest loading positive) so reruns agree.
+    """
+    W = np.asarray(W_dec, np.float64)
+    W = W / np.maximum(np.linalg.norm(W, axis=1, keepdims=True), 1e-12)
+    C = W - W.mean(0)
+    _, s, vt = np.linalg.svd(C, full_matrices=False)
+    comps = vt[:2] * np.sign(vt[:2][np.arange(len(vt[:2])), np.abs(vt[:2]).argmax(1)])[:, None]
+    xy = C @ comps.T
+    if xy.shape[1] < 2:  # a single feature or a one-dimensional stream: nothing to spread
+        xy = np.pad(xy, ((0, 0), (0, 2 - xy.shape[1])))
+    lo, hi = xy.min(0), xy.max(0)
+    xy = (xy - lo) / np.where(hi > lo, hi - lo, 1.0)
+    var = s ** 2
+    explained = (var[:2] / var.sum()) if var.sum() > 0 else np.zeros(2)
+    return xy, np.pad(explained, (0, 2 - len(explained)))

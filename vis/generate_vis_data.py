@@ -10,7 +10,9 @@ trained (FVU, L0, dead fraction, downstream), and evaluated on the held-out spli
 store in --collect.out for the viewer's own per-feature data: density, activation histogram,
 top-activating boards, samples from activation-quantile bands, the effect of the feature's
 decoder direction on the network's policy and value (see vis/features.py) and its most
-similar features, with the magnitude flags of vis/magnitudes.py. --checkpoint must be the
+similar features, with the magnitude flags of vis/magnitudes.py, a 2-D map of its decoder
+directions, and the weights of the network and of each SAE for the page's board lab
+(vis/weights.py; the page runs them itself). --checkpoint must be the
 network the store was collected with. The output folder --vis.out is replaced as a whole; its
 layout is vis/viewer_data.py's. A bad input is a one-line error naming the file, except one bad
 SAE of the sweep (unreadable metrics, NaN/inf weights): that one is skipped and reported (stderr,
@@ -28,6 +30,7 @@ from alphazero.checkpoint import CheckpointError, file_sha256, load_network, res
 from vis import features as F
 from vis import magnitudes as M
 from vis import viewer_data as V
+from vis import weights as WT
 from vis.sources import SAE, SourceError, Store, Sweep, weights_fingerprint
 
 EFFECT_METHOD = ("mean over up to {n} random positions where the feature fires: add (mean firing activation) x "
@@ -58,6 +61,10 @@ def build_viewer_data(sweep_dir, store_path, vis_cfg, seed, device, config_dict,
             raise SourceError(f"{sweep.where}: run '{run['name']}' is at site '{run['site']}', which the store "
                               f"{store.path} does not hold (it has {', '.join(store.sites)})")
     net = load_network(ckpt, device)
+    try:  # the board lab's copy of the network (vis/weights.py), checked before any SAE is evaluated
+        net_bytes, net_entry = WT.net_entry(net, "net/weights.bin", ckpt)
+    except WT.WeightsError as e:
+        raise SourceError(str(e)) from None
     warnings = []  # usable but worth knowing: the page shows them in a banner
     if Path(sweep.report["store"]["path"]).resolve() != store.path.resolve():
         warnings.append(f"the SAE metrics were measured on the store {sweep.report['store']['path']}, the feature "
@@ -86,6 +93,7 @@ def build_viewer_data(sweep_dir, store_path, vis_cfg, seed, device, config_dict,
                               for k in ("boards", "legal", "mover", "ply", "policy", "value")))
     with V.Writer(vis_cfg.out) as w:
         boards = w.boards(records)
+        w.binary(net_entry["file"], net_bytes)
         saes = [write_sae(w, r, board_id, vis_cfg.shard_size, n, store.split) for r in results]
         out = w.commit({
             "config": config_dict,
@@ -95,6 +103,7 @@ def build_viewer_data(sweep_dir, store_path, vis_cfg, seed, device, config_dict,
                       "positions": n, "count": store.total, "sites": store.sites},
             "sweep": {"path": str(sweep.dir), "format": sweep.report["format"], "eval_split": sweep.report["eval_split"]},
             "boards": boards,
+            "net": net_entry,
             "effect_method": EFFECT_METHOD.format(n=vis_cfg.effect_samples),
             "saes": saes,
             "scaling": [scaling_row(r) for r in sweep.runs],
@@ -133,9 +142,14 @@ def evaluate(sae, store, n, legal, net, vis_cfg, seed, device, rms):
                        F.policy_effects(net, sae.site, acts, legal, seg, stats["mean"], sae.W_dec,
                                         samples=vis_cfg.effect_samples, seed=seed, device=device)))
     example_rows = list(stats["top_rows"]) + [b["rows"] for bands in stats["bands"] for b in bands]
-    return {"sae": sae, "stats": stats, "effects": effects, "rms": rms,
+    try:  # the board lab's copy of the encoder and decoder (vis/weights.py)
+        weights = WT.sae_entry(sae.module, f"saes/{V.safe_name(sae.name)}/weights.bin", sae.folder / "sae_weights.safetensors")
+    except WT.WeightsError as e:
+        raise SourceError(str(e)) from None
+    return {"sae": sae, "stats": stats, "effects": effects, "rms": rms, "weights": weights,
             "flags": M.feature_flags(stats["count"], stats["max"], sae.W_dec, rms),
-            "sim": F.similar_features(sae.W_dec, k=vis_cfg.similar), "example_rows": example_rows}
+            "sim": F.similar_features(sae.W_dec, k=vis_cfg.similar), "map": F.feature_map(sae.W_dec),
+            "example_rows": example_rows}
 
 
 def dead_count_disagreement(r, n, store, sweep):
@@ -161,15 +175,19 @@ def write_sae(w, r, board_id, shard_size, positions, split):
     details = [V.feature_detail(i, stats, effects, *r["sim"], board_id,
                                 [per_feature[i]] if per_feature and per_feature[i] else None)
                for i in range(sae.d_sae)]
-    n_shards = w.sae(folder, V.feature_summary(stats, effects, r["flags"], M.effect_range(effects["logit"])),
+    n_shards = w.sae(folder, V.feature_summary(stats, effects, r["flags"], M.effect_range(effects["logit"]), r["map"][0],
+                                                 per_feature),
                      details, shard_size)
+    weights_bytes, weights = r["weights"]
+    w.binary(weights["file"], weights_bytes)
     magnitudes = M.sae_summary(stats["count"], r["flags"], positions, split, sae.site, r["rms"],
                                M.effect_scale(effects["logit"]))
     return {"name": sae.name, "dir": "saes/" + folder, "architecture": sae.arch, "site": sae.site,
             "d_in": sae.d_in, "d_sae": sae.d_sae, **sparsity(sae.k, sae.l1), "metrics": sae.shown_metrics(),
             "alive": int((stats["count"] > 0).sum()), "concepts": summary, **magnitudes,
             "weights_sha256": weights_fingerprint(sae.folder), "metrics_sha256": sae.fingerprint,
-            "shards": n_shards, "shard_size": shard_size}
+            "shards": n_shards, "shard_size": shard_size, "weights": weights,
+            "map": {"method": F.MAP_METHOD, "explained": V.nums(r["map"][1], 3)}}
 
 
 def sparsity(k, l1):

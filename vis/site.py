@@ -97,3 +97,29 @@ def time_first_feature(browser, url, timeout_ms=20000, on_page=None):
     page.wait_for_selector(".detail[data-feature]", state="visible", timeout=timeout_ms)
     wall = (time.perf_counter() - t0) * 1000
     return wall, page.evaluate("window.firstFeatureMs"), page, watched
+
+
+def time_lab_edits(browser, url, edits=10, timeout_ms=60000):
+    """Open the board lab at `url` (a #lab=... link) in a fresh context and play `edits` moves by clicking;
+    return (ms to the lab's first render, [per-edit ms], [per-edit ms of the forward passes alone]).
+
+    Per-edit ms is the page's own measure (`window.labTimings`: forward passes of the network and every
+    SAE of the site, then the DOM rebuilt), from the click's handler to the new view being in the DOM.
+    """
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    t0 = time.perf_counter()
+    page.goto(url)
+    page.wait_for_selector(".lab[data-position]", timeout=timeout_ms)
+    first = (time.perf_counter() - t0) * 1000
+    legal = ".lab-board .lab-sq:has(circle.legal), .lab-board .lab-sq:has(circle.net-move)"
+    for i in range(edits):
+        if page.locator(legal).count() == 0:  # game over (or only a pass): start again
+            page.click("text=start")
+            page.wait_for_function(f"window.labTimings.length === {i + 2}")
+            continue
+        page.locator(legal).first.click()
+        page.wait_for_function(f"window.labTimings.length === {i + 2}")
+    timings = page.evaluate("window.labTimings.slice(1)")
+    ctx.close()
+    return first, [t["total"] for t in timings], [t["compute"] for t in timings]

@@ -2,7 +2,10 @@
 
 Layout of the folder (all read by vis/js/data.js, which checks FORMAT in every JSON file):
 
-    index.json                  FORMAT, config, provenance, every SAE with its metrics, the scaling rows
+    index.json                  FORMAT, config, provenance, every SAE with its metrics, the scaling rows,
+                                where each tensor of the weight files is (vis/weights.py)
+    net/weights.bin             the network, for the page's board lab (vis/weights.py's layout)
+    saes/<dir>/weights.bin      that SAE's encoder and decoder, likewise
     boards/<k>.bin              the shared board table, BOARDS_PER_CHUNK records per file
     saes/<dir>/features.json    FORMAT + per-feature summary arrays SUMMARY_ARRAYS (one compact file per SAE)
     saes/<dir>/shards/<k>.json  FORMAT + details of features k*S .. k*S+S-1, loaded on demand
@@ -27,7 +30,7 @@ import numpy as np
 
 from othello.atomic import atomic_replace_dir, atomic_write, atomic_write_text
 
-FORMAT = "othello-vis/3"  # bump with FORMAT in vis/js/data.js whenever the layout changes
+FORMAT = "othello-vis/4"  # bump with FORMAT in vis/js/data.js whenever the layout changes
 RECORD_BYTES = 20
 BOARDS_PER_CHUNK = 4096
 
@@ -90,15 +93,19 @@ def finite(obj):
 
 
 SUMMARY_ARRAYS = ("density", "max", "mean", "dead", "top_move", "count", "reach", "negligible", "one_hit",
-                  "effect_lo", "effect_hi")  # features.json's parallel arrays (vis/js/validate.js checks them)
+                  "effect_lo", "effect_hi", "label", "label_f1", "map_x", "map_y")  # features.json's parallel arrays (vis/js/validate.js checks them)
 
 
-def feature_summary(stats, effects, flags, effect_range):
+def feature_summary(stats, effects, flags, effect_range, xy, concepts=None):
     """The per-SAE features.json: parallel arrays, one entry per feature.
 
     `flags`: vis.magnitudes.feature_flags; `effect_range` [d, 2]: each feature's smallest and
-    largest mean logit change (the per-feature range printed beside the shared-scale heatmap).
+    largest mean logit change (the per-feature range printed beside the shared-scale heatmap);
+    `concepts`: per-feature concept entries (vis.sources.SAE.concepts) or None: `label` is the board
+    property a feature predicts best and `label_f1` its held-out F1 (null without one); `xy` [d, 2]:
+    the feature map's coordinates in [0, 1] (vis.features.feature_map) as `map_x`, `map_y`.
     """
+    entries = concepts or [None] * len(stats["count"])
     d_logit = effects["logit"]
     squares = np.where(np.isnan(d_logit), -np.inf, d_logit)
     top_move = np.where(np.isfinite(squares).any(1), squares.argmax(1), -1)
@@ -107,7 +114,10 @@ def feature_summary(stats, effects, flags, effect_range):
             "top_move": top_move.tolist(), "count": stats["count"].astype(int).tolist(),
             "reach": nums(flags["reach"], 3), "negligible": flags["negligible"].tolist(),
             "one_hit": flags["one_hit"].tolist(), "effect_lo": nums(effect_range[:, 0], 3),
-            "effect_hi": nums(effect_range[:, 1], 3)}
+            "effect_hi": nums(effect_range[:, 1], 3),
+            "label": [e.get("property") if e else None for e in entries],
+            "label_f1": [num(e.get("f1"), 3) if e else None for e in entries],
+            "map_x": np.round(xy[:, 0], 3).tolist(), "map_y": np.round(xy[:, 1], 3).tolist()}
 
 
 def feature_detail(i, stats, effects, sim_ids, sim_cos, board_id, concepts=None):
@@ -173,6 +183,10 @@ class Writer:
         return {"count": int(len(records)), "chunks": n_chunks, "per_chunk": BOARDS_PER_CHUNK,
                 "record_bytes": RECORD_BYTES}
 
+    def binary(self, rel, data):
+        """A binary file (the weights of vis/weights.py) at `rel`."""
+        atomic_write(self.tmp / rel, lambda p: Path(p).write_bytes(data))
+
     def sae(self, folder, summary, details, shard_size):
         """features.json and the detail shards of one SAE under saes/<folder>; returns the number of shards."""
         self.json(f"saes/{folder}/features.json", {"format": FORMAT, **summary})
@@ -201,7 +215,7 @@ def read_index(out):
     if not isinstance(index, dict) or index.get("format") != FORMAT:
         got = index.get("format") if isinstance(index, dict) else type(index).__name__
         raise ViewerDataError(f"{f} has format {got!r}, this generator writes '{FORMAT}': regenerate it")
-    for key in ("store", "saes"):
+    for key in ("store", "saes", "net"):
         if key not in index:
             raise ViewerDataError(f"{f} lacks the field '{key}': regenerate it")
     return index

@@ -1,6 +1,8 @@
 // The viewer's router. All state lives in the URL hash, so every view is a shareable link:
 //   #                                   landing page (all SAEs, scaling plots)
 //   #sae=NAME&f=ID&sort=density&dead=1  one SAE, one feature, list sorted, near-dead features shown
+//   #sae=NAME&on=POSITION               ... the list narrowed to the features firing on a position
+//   #lab=POSITION&site=...&steer=...    the board lab (vis/js/lab.js)
 // Arrow keys (← → or ↑ ↓) step through the features in the list's current order.
 // Only a change of feature adds a history entry (Back returns to the previous feature); sorting,
 // the near-dead toggle and the default feature of an SAE replace the current entry.
@@ -10,7 +12,10 @@ import { featureIdProblem } from "./validate.js";
 import { el, fmt, pct } from "./dom.js";
 import { fetchFeature, renderFeature } from "./featuredetail.js";
 import { FeatureList } from "./featurelist.js";
+import { start } from "./othello.js";
 import { metric, renderLanding } from "./landing.js";
+import { labHash, renderLab } from "./lab.js";
+import { firingOn } from "./search.js";
 
 const root = document.getElementById("app");
 const banner = document.getElementById("banner");
@@ -23,7 +28,8 @@ let page = null; // the open SAE page: {sae, summary, list, detail, shown, token
 function readHash() {
   const p = new URLSearchParams(location.hash.slice(1));
   const f = p.get("f");
-  return { sae: p.get("sae"), f: f === "" ? null : f, sort: p.get("sort") || "id", dead: p.get("dead") === "1" ? 1 : 0 };
+  return { sae: p.get("sae"), f: f === "" ? null : f, sort: p.get("sort") || "id", dead: p.get("dead") === "1" ? 1 : 0,
+    on: p.get("on"), lab: p.has("lab") ? p : null };
 }
 
 function hashOf(s) {
@@ -32,6 +38,7 @@ function hashOf(s) {
   if (s.f !== null && s.f !== undefined) p.set("f", s.f);
   if (s.sort && s.sort !== "id") p.set("sort", s.sort);
   if (s.dead) p.set("dead", "1");
+  if (s.on) p.set("on", s.on);
   return "#" + p.toString();
 }
 
@@ -63,13 +70,16 @@ function showDataError(err) {
   ]));
 }
 
+const startPosition = () => [start(), 1];
+
 function header(sae) {
   const gen = new Date(index.generated);
   provenance.textContent = `generated ${gen.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" })} · checkpoint ${(index.checkpoint_sha256 || "?").slice(0, 10)} · ` +
     `${index.store.split} split (${index.store.positions} positions)`;
   provenance.title = `repeat: ${GENERATE} --config vis/data/index.json\nstore fingerprint ${index.store.fingerprint}\n` +
     `check for staleness: ${GENERATE} --vis.check`;
-  crumbs.replaceChildren(el("a", { href: "#", text: "All SAEs" }), ...(sae ? [" › ", el("b", { text: sae.name }),
+  crumbs.replaceChildren(el("a", { href: "#", text: "All SAEs" }), " · ", el("a", { href: labHash(...startPosition(), sae?.site), text: "Board lab" }),
+    ...(sae ? [" › ", el("b", { text: sae.name }),
     el("span", { class: "crumb-meta", text: ` ${sae.architecture} · ${sae.site} · ${sae.d_sae} features · FVU ${fmt(metric(sae, "fvu"))} · ` +
       `L0 ${fmt(metric(sae, "l0"))} · dead ${pct(metric(sae, "dead_frac"))} (${index.sweep.eval_split} split${metric(sae, "n_eval") ? `, ${metric(sae, "n_eval")} positions` : ""}, at training)` })] : []));
 }
@@ -127,6 +137,16 @@ async function route() {
   }
   const sae = state.sae ? saeByName(index, state.sae) : null;
   banner.hidden = true;
+  if (state.lab) {
+    page = null;
+    header(null);
+    try {
+      await renderLab(root, index, state.lab);
+    } catch (err) {
+      showDataError(err);
+    }
+    return;
+  }
   if (index.warnings?.length) {
     showBanner("warn", [el("b", { text: "Data warnings: " }), index.warnings.join("; "),
       ` — regenerate with ${GENERATE} once the inputs agree.`]);
@@ -144,6 +164,10 @@ async function route() {
     const problem = state.f === null ? null : featureIdProblem(state.f, sae);
     const f = state.f === null || problem ? -1 : Number(state.f);
     page.list.setState({ sort: state.sort, dead: state.dead, f });
+    if (state.on !== (page.on ?? null)) { // "fires on this board": the list narrowed to one position's features
+      page.on = state.on;
+      page.list.setFiring(state.on ? await firingOn(index, sae, state.on) : null);
+    }
     if (problem) { // say what is wrong with the link; request nothing
       page.token++;
       page.shown = -1;

@@ -49,7 +49,7 @@ export function boardCard(b, act, maxAct, onClick) {
   const width = maxAct > 0 ? Math.max(2, Math.min(100, (100 * act) / maxAct)) : 0;
   const who = b.moverBlack ? "Black" : "White";
   const net = b.move === 36 ? "net passes" : `net ${moveName(b.move)} ${Math.round(b.prob * 100)}%`;
-  return el("figure", { class: "board-card", title: `value for the mover ${fmt(b.value, 2)}`, onclick: onClick }, [
+  return el("figure", { class: `board-card${onClick ? " clickable" : ""}`, title: `value for the mover ${fmt(b.value, 2)}${onClick ? " · click: open in the board lab" : ""}`, onclick: onClick }, [
     el("div", { class: "act" }, [
       el("span", { class: "act-bar", style: `width:${width}%` }),
       el("span", { class: "act-num", text: fmt(act, 3) }),

@@ -10,9 +10,12 @@
 
 import { DataError } from "./errors.js";
 import { checkChunk, checkFeatures, checkIndex, checkShard, featureIdProblem } from "./validate.js";
+import { readTensors } from "./weights.js";
+import { Net } from "./net.js";
+import { Sae } from "./sae.js";
 
 export { DataError };
-export const FORMAT = "othello-vis/3"; // must match FORMAT in vis/viewer_data.py
+export const FORMAT = "othello-vis/4"; // must match FORMAT in vis/viewer_data.py
 export const DATA = "data/";
 export const COLS = "abcdef";
 
@@ -40,7 +43,7 @@ function fetchOnce(url, as, check = (x) => x) {
       if (!r.ok) throw new DataError(r.status === 404 ? "missing" : "http", `${DATA + url}: HTTP ${r.status}`);
       const obj = await (as === "bin" ? r.arrayBuffer() : readJson(r, url));
       try {
-        return check(obj, DATA + url);
+        return await check(obj, DATA + url); // await: an async check's errors are named too
       } catch (err) { // a shape the checks did not foresee still names the file
         throw err instanceof DataError ? err : new DataError("corrupt", `${DATA + url}: malformed (${err.message}); regenerate the data`);
       }
@@ -73,6 +76,28 @@ export async function loadFeature(sae, id) {
   const k = shardOf(sae, id);
   const shard = await fetchOnce(`${sae.dir}/shards/${k}.json`, "json", (obj, file) => checkShard(obj, sae, k, boardInfo, file));
   return shard.features[id - shard.first];
+}
+
+// ---------------------------------------------------------------- models (board lab)
+// The network and the SAEs, fetched on first use only (the landing page and the feature pages do
+// without them). Their index entries were checked by checkIndex.
+const models = new Map(); // file -> Promise(model)
+
+function loadModel(entry, make) {
+  if (!models.has(entry.file)) {
+    const p = fetchOnce(entry.file, "bin", (buf, file) => readTensors(buf, entry, file)).then(make);
+    p.catch(() => models.delete(entry.file));
+    models.set(entry.file, p);
+  }
+  return models.get(entry.file);
+}
+
+export function loadNet(index) {
+  return loadModel(index.net, (t) => new Net(index.net, t));
+}
+
+export function loadSae(sae) {
+  return loadModel(sae.weights, (t) => new Sae(sae.weights, t, sae.d_in, sae.d_sae));
 }
 
 // ---------------------------------------------------------------- boards

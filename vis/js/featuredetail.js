@@ -5,6 +5,9 @@ import { boardCard, boardLegend } from "./board.js";
 import { effectHeatmap, histogram } from "./charts.js";
 import { ensureBoards, getBoard, loadFeature, moveName } from "./data.js";
 import { el, fmt, pct, signed } from "./dom.js";
+import { mapCard } from "./featuremap.js";
+import { labHash } from "./lab.js";
+import { fromRecord } from "./othello.js";
 
 function boardIds(feat) {
   return [...feat.top, ...feat.bands.flatMap((b) => b.ex)].map(([b]) => b);
@@ -25,8 +28,12 @@ function chip(label, value, title) {
   return el("span", { class: "chip", title }, [el("span", { class: "chip-label", text: label }), el("b", { text: value })]);
 }
 
-function boardGrid(examples, maxAct) {
-  return el("div", { class: "boards" }, examples.map(([b, act]) => boardCard(getBoard(b), act, maxAct)));
+// Boards open in the board lab when clicked (at the SAE's site)
+function boardGrid(examples, maxAct, site) {
+  return el("div", { class: "boards" }, examples.map(([b, act]) => {
+    const rec = getBoard(b), { cells, player } = fromRecord(rec);
+    return boardCard(rec, act, maxAct, () => { location.hash = labHash(cells, player, site); });
+  }));
 }
 
 // The heatmap uses the SAE's shared colour scale, so a feature whose effect is a thousandth of
@@ -106,6 +113,7 @@ export function renderFeature(root, { index, sae, summary, feat, go }) {
       : histogram(feat.hist, feat.count, n)),
     effectCard(feat, sae, summary),
     similarCard(feat, summary, go),
+    mapCard(sae, summary, id, go),
     feat.concepts ? conceptsCard(feat.concepts) : null,
   ]);
   const flagged = [["negligible", summary.negligible[id]], ["one hit", summary.one_hit[id]]].filter(([, on]) => on);
@@ -115,7 +123,7 @@ export function renderFeature(root, { index, sae, summary, feat, go }) {
   const parts = [head, warn, cards].filter(Boolean);
   if (!dead) {
     parts.push(el("section", { class: "examples" }, [
-      el("h3", { text: `Top ${feat.top.length} activating positions` }), boardLegend(), boardGrid(feat.top, maxAct)]));
+      el("h3", { text: `Top ${feat.top.length} activating positions` }), boardLegend(), boardGrid(feat.top, maxAct, sae.site)]));
     if (feat.bands.length) {
       parts.push(el("section", { class: "examples" }, [
         el("h3", { text: "Across the activation range" }),
@@ -123,7 +131,7 @@ export function renderFeature(root, { index, sae, summary, feat, go }) {
         ...feat.bands.slice().reverse().map((b) => el("div", { class: "band" }, [
           el("div", { class: "band-label" }, [el("b", { text: `${Math.round(b.q[0] * 100)}–${Math.round(b.q[1] * 100)}%` }),
             el("span", { text: `act ${fmt(b.lo, 2)} – ${fmt(b.hi, 2)}` })]),
-          boardGrid(b.ex, maxAct),
+          boardGrid(b.ex, maxAct, sae.site),
         ])),
       ]));
     }

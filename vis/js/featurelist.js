@@ -1,10 +1,14 @@
-// The SAE page's feature list: search by id, sort, near-dead features (dead or negligible, as
-// defined in vis/magnitudes.py) hidden unless asked for; negligible and one-hit features are marked.
+// The SAE page's feature list: search by id or label text, sort, near-dead features (dead or
+// negligible, as defined in vis/magnitudes.py) hidden unless asked for; negligible and one-hit
+// features are marked. Narrowed to the features firing on one position (setFiring) it is ordered
+// by their activation there. Sorting by label F1 appears when the SAE has labels, by importance
+// when features.json has an `importance` array (not written yet: the hook for the ablation effect).
 // A virtual list (only the visible rows exist in the DOM), so 16k features scroll smoothly
 // and the list costs nothing at page load.
 
 import { moveName } from "./data.js";
 import { el, fmt, pct } from "./dom.js";
+import { matches } from "./search.js";
 
 const ROW = 30; // px, must match .feature-row height in style.css
 const SORTS = {
@@ -13,6 +17,8 @@ const SORTS = {
   max: { label: "max activation", key: (s, i) => s.max[i], desc: true },
   mean: { label: "mean activation", key: (s, i) => s.mean[i], desc: true },
   effect: { label: "largest policy effect", key: (s, i) => Math.max(Math.abs(s.effect_lo[i] ?? 0), Math.abs(s.effect_hi[i] ?? 0)), desc: true },
+  label_f1: { label: "label F1", key: (s, i) => s.label_f1[i] ?? -1, desc: true, when: (s) => s.label.some((l) => l !== null) },
+  importance: { label: "importance", key: (s, i) => s.importance[i] ?? -Infinity, desc: true, when: (s) => Array.isArray(s.importance) },
 };
 const nearDead = (s, i) => s.dead[i] === 1 || s.negligible[i] === 1;
 
@@ -25,11 +31,14 @@ export class FeatureList {
     this.order = [];
     this.selected = -1;
     this.query = "";
-    this.search = el("input", { type: "search", placeholder: "feature id…", "aria-label": "search feature by id",
-      inputmode: "numeric", oninput: () => { this.query = this.search.value.trim(); this.refresh(); },
+    this.firing = null; // {ids, act, code, site} when narrowed to one position's features
+    const labelled = SORTS.label_f1.when(summary);
+    this.search = el("input", { type: "search", placeholder: labelled ? "id or label…" : "feature id…",
+      "aria-label": "search features by id or label", oninput: () => { this.query = this.search.value.trim(); this.refresh(); },
       onkeydown: (e) => { if (e.key === "Enter" && this.order.length) this.onChange({ f: this.exactOrFirst() }); } });
     this.sortSel = el("select", { "aria-label": "sort features", onchange: () => this.onChange({ sort: this.sortSel.value }) },
-      Object.entries(SORTS).map(([k, v]) => el("option", { value: k, text: `sort: ${v.label}` })));
+      Object.entries(SORTS).filter(([, v]) => !v.when || v.when(summary)).map(([k, v]) => el("option", { value: k, text: `sort: ${v.label}` })));
+    this.firingLine = el("div", { class: "firing-line", hidden: true });
     this.deadBox = el("input", { type: "checkbox", onchange: () => this.onChange({ dead: this.deadBox.checked ? 1 : 0 }) });
     this.countLine = el("div", { class: "list-count" });
     this.spacer = el("div", { class: "list-spacer" });
@@ -38,13 +47,13 @@ export class FeatureList {
       el("div", { class: "controls" }, [this.search, this.sortSel,
         el("label", { class: "toggle", title: `near-dead = ${definitions.near_dead}. Dead: ${definitions.dead}. Negligible: ${definitions.negligible}.` },
           [this.deadBox, " show near-dead features"])]),
-      this.countLine, this.viewport,
+      this.firingLine, this.countLine, this.viewport,
     ]);
   }
 
   // Apply sort / dead toggle / selection from the URL state.
   setState({ sort, dead, f }) {
-    const key = SORTS[sort] ? sort : "id";
+    const key = SORTS[sort] && (!SORTS[sort].when || SORTS[sort].when(this.s)) ? sort : "id";
     const changed = key !== this.sortKey || Boolean(dead) !== this.showDead;
     this.sortKey = key;
     this.showDead = Boolean(dead);
@@ -58,12 +67,21 @@ export class FeatureList {
     }
   }
 
+  // Narrow the list to the features firing on a position (search.firingOn), or back (null)
+  setFiring(firing) {
+    this.firing = firing;
+    this.firingLine.hidden = !firing;
+    this.firingLine.replaceChildren(...(firing ? [`${firing.ids.length} features fire on this position (by activation) · `,
+      el("a", { href: `#lab=${firing.code}&site=${encodeURIComponent(firing.site)}`, text: "open it in the board lab" })] : []));
+    this.refresh();
+  }
+
   refresh() {
     const s = this.s, sort = SORTS[this.sortKey];
-    let ids = [...Array(s.n).keys()];
-    if (!this.showDead) ids = ids.filter((i) => !nearDead(s, i));
-    if (this.query) ids = ids.filter((i) => String(i).startsWith(this.query));
-    if (sort.desc) ids.sort((a, b) => sort.key(s, b) - sort.key(s, a) || a - b);
+    let ids = this.firing ? [...this.firing.ids] : [...Array(s.n).keys()];
+    if (!this.showDead && !this.firing) ids = ids.filter((i) => !nearDead(s, i));
+    if (this.query) ids = ids.filter((i) => matches(s, i, this.query));
+    if (sort.desc && !this.firing) ids.sort((a, b) => sort.key(s, b) - sort.key(s, a) || a - b);
     this.order = ids;
     this.position = new Map(ids.map((id, k) => [id, k]));
     const dead = s.dead.reduce((a, b) => a + b, 0), negligible = s.negligible.reduce((a, b) => a + b, 0);
@@ -73,7 +91,7 @@ export class FeatureList {
     this.draw();
   }
 
-  exactOrFirst() {
+  exactOrFirst() { // Enter in the search box: the feature with that id, else the first match
     const q = Number(this.query);
     return this.query !== "" && Number.isInteger(q) && q >= 0 && q < this.s.n ? q : this.order[0];
   }
@@ -105,14 +123,15 @@ export class FeatureList {
       const w = d > 0 ? Math.max(2, Math.min(100, ((Math.log10(d) + 5) / 5) * 100)) : 0; // log scale 1e-5 .. 1
       rows.push(el("div", { class: `feature-row${i === this.selected ? " selected" : ""}${nearDead(s, i) ? " dead" : ""}`,
         style: `top:${k * ROW}px`, role: "button", title: `feature ${i}: density ${pct(d)}, max ${fmt(s.max[i])}` +
-          (s.top_move[i] >= 0 ? `, promotes ${moveName(s.top_move[i])}` : ""),
+          (s.top_move[i] >= 0 ? `, promotes ${moveName(s.top_move[i])}` : "") + (s.label[i] ? `\nlabel: ${s.label[i]} (held-out F1 ${fmt(s.label_f1[i], 2)})` : ""),
         onclick: () => this.onChange({ f: i }) }, [
         el("span", { class: "fid", text: `#${i}` }),
         el("span", { class: "dbar" }, el("span", { style: `width:${w}%` })),
         el("span", { class: "dval", text: s.dead[i] ? "dead" : pct(d) }),
         el("span", { class: "flag", text: s.negligible[i] ? "tiny" : s.one_hit[i] ? "1 hit" : "",
           title: s.negligible[i] ? "negligible magnitude" : s.one_hit[i] ? "fires on one position only" : undefined }),
-        el("span", { class: "mval", text: s.dead[i] ? "" : fmt(s.max[i], 2) }),
+        el("span", { class: "mval", text: this.firing ? fmt(this.firing.act.get(i), 2) : s.dead[i] ? "" : fmt(s.max[i], 2),
+          title: this.firing ? "activation on this position" : "max activation" }),
       ]));
     }
     this.spacer.replaceChildren(...rows);

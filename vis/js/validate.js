@@ -5,11 +5,14 @@
 // as #0. Each check throws DataError("corrupt", "<file>: <what is wrong>"); the router shows it.
 
 import { DataError } from "./errors.js";
+import { netTensors } from "./net.js";
+import { saeTensors } from "./sae.js";
+import { checkWeightsEntry } from "./weights.js";
 
 export const RECORD_BYTES = 20; // the board record getBoard decodes (RECORD_BYTES in vis/viewer_data.py)
 // features.json's parallel arrays: SUMMARY_ARRAYS in vis/viewer_data.py (a test keeps the two equal)
 export const SUMMARY_ARRAYS = ["density", "max", "mean", "dead", "top_move", "count", "reach", "negligible", "one_hit",
-  "effect_lo", "effect_hi"];
+  "effect_lo", "effect_hi", "label", "label_f1", "map_x", "map_y"];
 
 const isInt = (v) => Number.isInteger(v);
 const isCount = (v) => Number.isInteger(v) && v >= 0;
@@ -31,6 +34,10 @@ export function checkIndex(index, file) {
   need(file, b.chunks === Math.max(1, Math.ceil(b.count / b.per_chunk)), `boards.chunks ${b.chunks} does not fit ${b.count} boards`);
   need(file, index.store && isCount(index.store.positions) && typeof index.store.split === "string", "'store' lacks positions / split");
   need(file, index.sweep && typeof index.sweep.eval_split === "string", "'sweep' lacks eval_split");
+  const n = index.net;
+  need(file, n && [n.d_model, n.n_blocks, n.d_hidden].every((v) => isInt(v) && v > 0) && Array.isArray(n.sites) &&
+    n.sites.length === n.n_blocks + 1 && typeof n.ln_eps === "number", "'net' lacks d_model / n_blocks / d_hidden / sites / ln_eps");
+  checkWeightsEntry(n, netTensors(n), "net", file);
   const names = new Set();
   index.saes.forEach((s, i) => {
     const where = `saes[${i}]`;
@@ -40,6 +47,12 @@ export function checkIndex(index, file) {
     need(file, isInt(s.d_sae) && s.d_sae > 0 && isInt(s.shard_size) && s.shard_size > 0, `${where} (${s.name}): bad d_sae or shard_size`);
     need(file, s.shards === Math.ceil(s.d_sae / s.shard_size), `${where} (${s.name}): ${s.shards} shards cannot hold ${s.d_sae} features`);
     need(file, s.metrics && typeof s.metrics === "object" && s.flags && s.definitions, `${where} (${s.name}) lacks metrics, flags or definitions`);
+    need(file, n.sites.includes(s.site) && s.d_in === n.d_model, `${where} (${s.name}): site ${s.site} or d_in ${s.d_in} is not the network's`);
+    const shapes = saeTensors(s.weights, s.d_in, s.d_sae);
+    need(file, shapes !== null && (s.weights.architecture !== "topk" || (isInt(s.weights.k) && s.weights.k > 0)),
+      `${where} (${s.name}): weights of architecture ${s.weights?.architecture} (k ${s.weights?.k}) cannot be evaluated`);
+    checkWeightsEntry(s.weights, shapes, `${where} (${s.name}).weights`, file);
+    need(file, s.map && typeof s.map.method === "string" && Array.isArray(s.map.explained), `${where} (${s.name}) lacks its feature map's method`);
   });
   return index;
 }
@@ -50,6 +63,8 @@ export function checkFeatures(summary, sae, file) {
     const a = summary[k];
     need(file, Array.isArray(a) && a.length === sae.d_sae, `'${k}' has ${Array.isArray(a) ? a.length : "no"} entries, expected ${sae.d_sae}`);
   }
+  const imp = summary.importance; // optional: each feature's ablation effect, when the generator writes it
+  need(file, imp === undefined || (Array.isArray(imp) && imp.length === sae.d_sae), `'importance' does not have ${sae.d_sae} entries`);
   return summary;
 }
 
