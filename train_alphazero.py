@@ -10,6 +10,8 @@
     python train_alphazero.py --train.minutes 15                  # stop on a wall-clock budget (lr decays over it)
     python train_alphazero.py --selfplay.full-fraction 0.25 --selfplay.cheap-sims 16   # playout-cap randomisation
     python train_alphazero.py --net.aux-heads --selfplay.solver-empties 14   # ownership/score heads, exact endgame targets
+    python train_alphazero.py --train.backend ray --train.ray-actors 2   # self-play on 2 Ray actors (requirements-ray.txt)
+    python train_alphazero.py --train.backend ray --train.ray-address auto --train.ray-actors 32   # on a `ray start` cluster
 
 Each iteration: self-play (batched Gumbel AlphaZero search, --selfplay.sims simulations per move, over all
 games at once; `--search.algorithm puct` for AlphaZero's PUCT) -> replay buffer

@@ -55,3 +55,9 @@ class TrainConfig:
     eval_every: int = 1          # evaluate every this many iterations (and always at the last one)
     eval_opponents: str = "random,greedy,alphabeta:2"  # player specs the raw policy meets each iteration
     resume: bool = False         # continue from OUT/latest.pt and OUT/buffer.npz
+    backend: str = "local"       # self-play engine: local (this process) or ray (train.ray_actors actors; pip install -r requirements-ray.txt)
+    ray_actors: int = 2          # ray: self-play actors, each playing its block of ~selfplay.games / ray_actors games per iteration
+    ray_address: str = ""        # ray: cluster to join ('auto' = the one `ray start` runs on this node, or ray://head:10001); '' = a local instance for this run
+    ray_actor_cpus: float = 1.0  # ray: CPUs each actor reserves (its torch threads: at least 1)
+    ray_actor_gpus: float = 0.0  # ray: GPUs each actor reserves; > 0 runs its network on cuda
+    ray_max_restarts: int = 3    # ray: restarts of a dead actor (its block is replayed) before the run stops with an error

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from alphazero import mcts, selfplay
+from alphazero import mcts, ray_backend, selfplay
 from alphazero.agents import PolicyPlayer, make_player
 from alphazero.checkpoint import load_checkpoint, network_from_checkpoint, resume_state, save_checkpoint
 from alphazero.inference import NetEvaluator
@@ -113,6 +113,7 @@ def train_agent(net_cfg, search_cfg, selfplay_cfg, train_cfg, rules_cfg, *, seed
     """
     mcts.check_config(search_cfg)  # bad settings fail now, not after the first iteration's games
     selfplay.check_config(selfplay_cfg)
+    ray_backend.check_config(train_cfg)  # a bad backend, or ray missing, fails now (ray itself is imported lazily)
     out = Path(train_cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     specs = opponent_specs(train_cfg.eval_opponents)
@@ -138,64 +139,75 @@ def train_agent(net_cfg, search_cfg, selfplay_cfg, train_cfg, rules_cfg, *, seed
     if wandb is not None:
         wandb.init(project="othello-alphazero", config=config, resume="allow")
 
+    # self-play engine: this process (local), or Ray actors playing with the weights sent each iteration
+    pool = (ray_backend.RaySelfPlay(net.cfg, selfplay_cfg, search_cfg, train_cfg, seed)
+            if train_cfg.backend == "ray" else None)
     bar = tqdm(range(start, train_cfg.iterations), desc="iterations", initial=start, total=train_cfg.iterations,
                disable=None)
-    for it in bar:
-        if train_cfg.minutes > 0 and elapsed >= 60 * train_cfg.minutes:
-            break  # the time budget is spent (a resumed run stops here too)
-        t0, c0 = time.perf_counter(), time.process_time()
-        rng = np.random.default_rng([seed, it])
-        # --- self-play with the current network ---
-        net.eval()
-        data = selfplay.self_play(NetEvaluator(net, device), selfplay_cfg, search_cfg, rng)
-        buffer.add(data["boards"], data["policy"], data["z"], data["ownership"], data["score"])
-        t_play = time.perf_counter() - t0
-        # --- training on the replay buffer ---
-        lr = _lr(train_cfg, it, elapsed)
-        for g in opt.param_groups:
-            g["lr"] = lr
-        net.train()
-        sums = {}
-        for _ in range(train_cfg.steps_per_iter):
-            parts = losses(net, buffer.sample(train_cfg.batch_size, rng), train_cfg, device)
-            if not torch.isfinite(parts["total"]):
-                raise TrainingError(f"non-finite loss at iteration {it} ("
-                                    + ", ".join(f"{k} {v.item()}" for k, v in parts.items())
-                                    + f"); lower --train.lr or resume from {latest}")
-            opt.zero_grad(set_to_none=True)
-            parts["total"].backward()
-            opt.step()
-            for k, v in parts.items():
-                sums[k] = sums.get(k, 0.0) + v.item()
-        net.eval()
-        t_train = time.perf_counter() - t0 - t_play
-        # --- evaluation: previous iteration and the opponents ---
-        last = it == train_cfg.iterations - 1 or (train_cfg.minutes > 0 and
-                                                  elapsed + time.perf_counter() - t0 >= 60 * train_cfg.minutes)
-        due = (it + 1) % max(train_cfg.eval_every, 1) == 0 or last
-        scores = evaluate(net, prev_net, specs, train_cfg, rules_cfg, search_cfg, device, it) if due else {}
-        elapsed += time.perf_counter() - t0
-        cpu = (history[-1].get("cpu_s", 0.0) if history else 0.0) + time.process_time() - c0
-        steps = max(train_cfg.steps_per_iter, 1)
-        rec = {"iteration": it, "elapsed_s": round(elapsed, 1), "cpu_s": round(cpu, 1), "selfplay_s": round(t_play, 1),
-               "train_s": round(t_train, 1), "games": int(len(data["lengths"])), "positions": int(len(data["z"])),
-               "full_searches": int(data["searches"][0]), "cheap_searches": int(data["searches"][1]),
-               "solved": int(data["solved"].sum()), "buffer": buffer.size,
-               **{f"{k}_loss": v / steps for k, v in sums.items() if k != "total"},
-               "first_player_score": float((data["first_player_results"] + 1).mean() / 2), "lr": lr,
-               **{f"score_vs_{k}": v for k, v in scores.items()}}
-        history.append(rec)
-        bar.set_postfix({k.replace("score_vs_", "vs_"): round(v, 2) for k, v in rec.items()
-                         if k.startswith("score_vs") or k.endswith("loss")})
-        tqdm.write(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items()))
-        if wandb is not None:
-            wandb.log(rec, step=it)
-        # --- checkpoints and buffer, each written atomically ---
-        fields = {"iteration": it, "history": history, "elapsed_s": elapsed, "config": config}
-        save_checkpoint(latest, net, optimizer=opt.state_dict(), **fields)
-        save_checkpoint(out / f"iter_{it:03d}.pt", net, **fields)
-        buffer.save(out / "buffer.npz")
-        write_learning_curve(out / CURVE, history, specs)
-        prev_net = copy.deepcopy(net).eval()
+    try:
+        for it in bar:
+            if train_cfg.minutes > 0 and elapsed >= 60 * train_cfg.minutes:
+                break  # the time budget is spent (a resumed run stops here too)
+            t0, c0 = time.perf_counter(), time.process_time()
+            rng = np.random.default_rng([seed, it])
+            # --- self-play with the current network ---
+            net.eval()
+            if pool is None:
+                data = selfplay.self_play(NetEvaluator(net, device), selfplay_cfg, search_cfg, rng)
+            else:  # the actors' blocks in actor order; rng continues from actor 0's, as local's from its self-play
+                data = pool.self_play(net, it, rng)
+            buffer.add(data["boards"], data["policy"], data["z"], data["ownership"], data["score"])
+            t_play = time.perf_counter() - t0
+            # --- training on the replay buffer ---
+            lr = _lr(train_cfg, it, elapsed)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            net.train()
+            sums = {}
+            for _ in range(train_cfg.steps_per_iter):
+                parts = losses(net, buffer.sample(train_cfg.batch_size, rng), train_cfg, device)
+                if not torch.isfinite(parts["total"]):
+                    raise TrainingError(f"non-finite loss at iteration {it} ("
+                                        + ", ".join(f"{k} {v.item()}" for k, v in parts.items())
+                                        + f"); lower --train.lr or resume from {latest}")
+                opt.zero_grad(set_to_none=True)
+                parts["total"].backward()
+                opt.step()
+                for k, v in parts.items():
+                    sums[k] = sums.get(k, 0.0) + v.item()
+            net.eval()
+            t_train = time.perf_counter() - t0 - t_play
+            # --- evaluation: previous iteration and the opponents ---
+            last = it == train_cfg.iterations - 1 or (train_cfg.minutes > 0 and
+                                                      elapsed + time.perf_counter() - t0 >= 60 * train_cfg.minutes)
+            due = (it + 1) % max(train_cfg.eval_every, 1) == 0 or last
+            scores = evaluate(net, prev_net, specs, train_cfg, rules_cfg, search_cfg, device, it) if due else {}
+            elapsed += time.perf_counter() - t0
+            cpu = (history[-1].get("cpu_s", 0.0) if history else 0.0) + time.process_time() - c0
+            steps = max(train_cfg.steps_per_iter, 1)
+            rec = {"iteration": it, "elapsed_s": round(elapsed, 1), "cpu_s": round(cpu, 1),
+                   "selfplay_s": round(t_play, 1), "train_s": round(t_train, 1), "games": int(len(data["lengths"])),
+                   "positions": int(len(data["z"])),
+                   "full_searches": int(data["searches"][0]), "cheap_searches": int(data["searches"][1]),
+                   "solved": int(data["solved"].sum()), "buffer": buffer.size,
+                   **{f"{k}_loss": v / steps for k, v in sums.items() if k != "total"},
+                   "first_player_score": float((data["first_player_results"] + 1).mean() / 2), "lr": lr,
+                   **{f"score_vs_{k}": v for k, v in scores.items()}}
+            history.append(rec)
+            bar.set_postfix({k.replace("score_vs_", "vs_"): round(v, 2) for k, v in rec.items()
+                             if k.startswith("score_vs") or k.endswith("loss")})
+            tqdm.write(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items()))
+            if wandb is not None:
+                wandb.log(rec, step=it)
+            # --- checkpoints and buffer, each written atomically ---
+            fields = {"iteration": it, "history": history, "elapsed_s": elapsed, "config": config}
+            save_checkpoint(latest, net, optimizer=opt.state_dict(), **fields)
+            save_checkpoint(out / f"iter_{it:03d}.pt", net, **fields)
+            buffer.save(out / "buffer.npz")
+            write_learning_curve(out / CURVE, history, specs)
+            prev_net = copy.deepcopy(net).eval()
+    finally:
+        if pool is not None:
+            pool.close()
     print(f"done: {len(history)} iterations, {elapsed / 60:.1f} min; checkpoint {latest}")
     return latest
