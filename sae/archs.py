@@ -3,11 +3,12 @@
 A trained SAE works on *scaled* inputs (the trainer multiplies raw activations by the fixed
 `scale` buffer so that mean ||x|| = sqrt(d_in)). `sae.export.fold(sae)` returns an instance of
 the same class family on RAW activations (scale 1, decoder norms folded in): what export writes
-and `sae.export.load_sae` returns. Every encoder below exists once.
+and `sae.export.load_sae` returns. Every encoder below exists once; the TopK family's kernels
+(exact per-batch top-k, sparse decoder) are in sae/archs_topk.py.
 
 Also here: the recipe hyperparameters (one named constant each, recorded with every SAE) and
 SAEConfig, one SAE's settings. Reconstruction error is summed over D and averaged over B (the
-April-2024 convention that the L1 coefficients 1..5 refer to).
+April-2024 convention that the L1 coefficients refer to).
 """
 import math
 from dataclasses import dataclass
@@ -15,13 +16,14 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from sae.archs_topk import batch_topk, dense_codes, prefix_decode, rows_topk, sparse_decode
 from sae.base import SAE, unit_rows
 
-ARCHS = ("relu", "topk", "batchtopk", "jumprelu", "gated")
-TOPK_FAMILY = ("topk", "batchtopk")  # sparsity set by k; the others by the coefficient l1
+ARCHS = ("relu", "topk", "batchtopk", "matryoshka", "jumprelu", "gated")
+TOPK_FAMILY = ("topk", "batchtopk", "matryoshka")  # sparsity set by k; the others by the coefficient l1
 
 # --- recipe hyperparameters: the one place each is defined; `recipe()` records them with every SAE ---
-DEFAULT_L1 = {"relu": 3.0, "gated": 6.0, "jumprelu": 0.4}  # sparsity coefficient when SAEConfig.l1 is 0
+DEFAULT_L1 = {"relu": 5.0, "gated": 10.0, "jumprelu": 100.0}  # sparsity coefficient when SAEConfig.l1 is 0 (jumprelu: of the L0-target loss)
 LR_DEFAULT = 4e-4             # Adam learning rate of relu / gated / jumprelu when SAEConfig.lr is 0
 LR_TOPK_AT_REF = 2e-4         # TopK family (OpenAI 2024): this lr at LR_TOPK_REF_FEATURES features ...
 LR_TOPK_REF_FEATURES = 2 ** 14  # ... scaled by 1 / sqrt(d_sae / LR_TOPK_REF_FEATURES)
@@ -29,7 +31,11 @@ ADAM_BETAS = (0.9, 0.999)     # Adam moments of every SAE
 RELU_DEC_INIT_NORM = 0.1      # relu (April 2024): decoder rows start this long (no norm constraint after)
 AUXK_COEF = 1 / 32            # TopK family: weight of the AuxK loss (dead latents reconstruct the residual)
 AUXK_K_FRAC = 0.5             # TopK family: AuxK uses the top d_in * this dead latents (OpenAI: d_in / 2)
-BATCHTOPK_THRESHOLD_EMA = 0.99  # BatchTopK: per-step EMA decay of the inference threshold, from step 0
+BATCHTOPK_THRESHOLD_EMA = 0.999  # BatchTopK: per-step EMA decay of the inference threshold (dictionary_learning)
+BATCHTOPK_THRESHOLD_START = 0.8  # BatchTopK: threshold estimated only after this fraction of training (short runs: 0.1
+#                                   lagged the final model, L0 10.5 for k 16 at 500 steps; the reference starts at step 1000 of >1e5)
+BATCHTOPK_CAND_MULT = 4       # BatchTopK: per-row candidates = this x k before the batch top-k (speed only: exact)
+MATRYOSHKA_PREFIXES = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)  # Matryoshka: nested dictionary prefixes, fractions of d_sae
 JUMPRELU_BANDWIDTH = 0.05     # JumpReLU: straight-through kernel width, in scaled pre-activation units
 JUMPRELU_THETA_INIT = 0.1     # JumpReLU: initial (and resampled) threshold
 JUMPRELU_THRESHOLD_LR_MULT = 10.0  # JumpReLU: threshold lr / base lr (thresholds are O(1); see JumpReLUSAE)
@@ -41,9 +47,10 @@ def recipe():
     return {"default_l1": DEFAULT_L1, "lr_default": LR_DEFAULT, "lr_topk_at_ref": LR_TOPK_AT_REF,
             "lr_topk_ref_features": LR_TOPK_REF_FEATURES, "adam_betas": list(ADAM_BETAS),
             "relu_dec_init_norm": RELU_DEC_INIT_NORM, "auxk_coef": AUXK_COEF, "auxk_k_frac": AUXK_K_FRAC,
-            "batchtopk_threshold_ema": BATCHTOPK_THRESHOLD_EMA, "jumprelu_bandwidth": JUMPRELU_BANDWIDTH,
-            "jumprelu_theta_init": JUMPRELU_THETA_INIT, "jumprelu_threshold_lr_mult": JUMPRELU_THRESHOLD_LR_MULT,
-            "resample_enc_frac": RESAMPLE_ENC_FRAC}
+            "batchtopk_threshold_ema": BATCHTOPK_THRESHOLD_EMA, "batchtopk_threshold_start": BATCHTOPK_THRESHOLD_START,
+            "batchtopk_cand_mult": BATCHTOPK_CAND_MULT, "matryoshka_prefixes": list(MATRYOSHKA_PREFIXES),
+            "jumprelu_bandwidth": JUMPRELU_BANDWIDTH, "jumprelu_theta_init": JUMPRELU_THETA_INIT,
+            "jumprelu_threshold_lr_mult": JUMPRELU_THRESHOLD_LR_MULT, "resample_enc_frac": RESAMPLE_ENC_FRAC}
 
 
 def default_lr(arch, d_sae):
@@ -60,7 +67,8 @@ class SAEConfig:
     d_in: int                 # activation width at the site
     d_sae: int                # dictionary size (number of features)
     l1: float = 0.0           # sparsity coefficient: L1 (relu, gated) or L0 (jumprelu); 0 = DEFAULT_L1[arch]
-    k: int = 0                # active features per input (topk) or per input on average (batchtopk)
+    k: int = 0                # active features per input (topk), per input on average (batchtopk, matryoshka),
+    #                           target L0 of jumprelu (0: plain L0 penalty l1 * L0)
     lr: float = 0.0           # Adam learning rate; 0 = the architecture's default (default_lr)
     seed: int = 0             # parameter init seed
 
@@ -69,19 +77,32 @@ class SAEConfig:
             raise ValueError(f"unknown SAE architecture '{self.arch}'; choose one of {', '.join(ARCHS)}")
         if self.arch in TOPK_FAMILY and not (isinstance(self.k, int) and 1 <= self.k <= self.d_sae):
             raise ValueError(f"a {self.arch} SAE needs 1 <= k <= d_sae={self.d_sae}, got k={self.k}")
+        if self.arch not in TOPK_FAMILY + ("jumprelu",):
+            self.k = 0  # no meaning for relu / gated: kept out of the name and the record
         self.l1 = float(self.l1 or DEFAULT_L1.get(self.arch, 0.0))
         self.lr = float(self.lr or default_lr(self.arch, self.d_sae))
 
     @property
     def name(self):
-        knob = f"k{self.k}" if self.arch in TOPK_FAMILY else f"l1-{self.l1:g}"
+        if self.arch in TOPK_FAMILY:
+            knob = f"k{self.k}"
+        elif self.arch == "jumprelu" and self.k:
+            knob = f"l0-{self.k}"
+        else:
+            knob = f"l1-{self.l1:g}"
         return f"{self.arch}_f{self.d_sae}_{knob}" + (f"_s{self.seed}" if self.seed else "")
 
 
 class ReLUSAE(SAE):
-    """Anthropic April 2024: L1 of f weighted by decoder norms, no norm constraint, small decoder init."""
+    """Anthropic April 2024: the encoder reads x itself (no decoder-bias pre-subtraction), decoder rows
+    start RELU_DEC_INIT_NORM long with W_enc = W_dec^T, no norm constraint, L1 of f weighted by the
+    decoder norms (so shrinking W_dec cannot buy sparsity), no resampling."""
     arch = "relu"
     dec_init_norm = RELU_DEC_INIT_NORM
+
+    def __init__(self, cfg, scale=1.0, b_dec=None):
+        super().__init__(cfg, scale, b_dec)
+        self.apply_b_dec_to_input = False
 
     def sparsity_loss(self, parts, step_frac):
         l1 = (parts["f"] @ self.W_dec.norm(dim=1)).float().mean()  # sum_i f_i ||W_dec_i|| (bf16 under autocast)
@@ -99,40 +120,55 @@ class _UnitDecoder(SAE):
     def after_step(self):
         self.W_dec.data = unit_rows(self.W_dec.data)
 
-    def aux_losses(self, x_BD, x_hat_BD, parts):
-        """AuxK (OpenAI 2024): the top k_aux dead latents reconstruct the residual x - x_hat."""
-        n_dead = int(self.dead_F.sum())
-        if n_dead == 0:
-            return {}
-        k_aux = min(int(self.cfg.d_in * AUXK_K_FRAC), n_dead)
-        dead_pre = parts["pre"].masked_fill(~self.dead_F, float("-inf"))
-        vals, idx = dead_pre.topk(k_aux, dim=-1)
-        f_aux = torch.zeros_like(parts["pre"]).scatter(-1, idx, torch.relu(vals))
-        e_BD = (x_BD - x_hat_BD).detach()
-        return {"auxk": AUXK_COEF * self.sq_err(e_BD, f_aux @ self.W_dec).mean()}
-
 
 class TopKSAE(_UnitDecoder):
-    """OpenAI 2024: keep the k largest pre-activations (then ReLU); exactly <= k active."""
+    """OpenAI 2024: keep the k largest pre-activations (then ReLU); exactly <= k active. Training decodes
+    sparsely (sae/archs_topk.py); AuxK on dead latents, normalised as in the reference."""
     arch = "topk"
     saelens_arch = "topk"
     has_k = True
 
     def parts(self, x_BD):
         pre_BF = self.pre_acts(x_BD)
-        vals, idx = pre_BF.topk(self.cfg.k, dim=-1)
-        return {"pre": pre_BF, "f": torch.zeros_like(pre_BF).scatter(-1, idx, torch.relu(vals))}
+        vals_BK, idx_BK = pre_BF.topk(self.cfg.k, dim=-1)
+        code = rows_topk(torch.relu(vals_BK), idx_BK)
+        return {"pre": pre_BF, "code": code, "f": dense_codes(code, len(x_BD), self.cfg.d_sae)}
+
+    def decode_parts(self, parts):
+        if "code" not in parts:
+            return self.decode(parts["f"])
+        return sparse_decode(parts["code"], self.W_dec, self.b_dec, len(parts["f"]))
+
+    def aux_losses(self, x_BD, x_hat_BD, parts):
+        """AuxK (OpenAI 2024): the top k_aux dead latents reconstruct the residual e = x - x_hat.
+
+        As in the reference (openai/sparse_autoencoder train.py): normalised MSE, ||e - e_hat||^2 /
+        ||e - mean_batch(e)||^2, times AUXK_COEF; the reference's main loss is the MSE normalised by the
+        data variance, ours is sum_D ||x - x_hat||^2, so the term is multiplied by this batch's
+        sum_D variance of x to keep the reference's ratio between the two. 0 when nothing is dead.
+        """
+        n_dead = int(self.dead_F.sum())
+        if n_dead == 0:
+            return {}
+        k_aux = min(int(self.cfg.d_in * AUXK_K_FRAC), n_dead)
+        dead_pre = parts["pre"].masked_fill(~self.dead_F, float("-inf"))
+        vals, idx = dead_pre.topk(k_aux, dim=-1)
+        e_hat_BD = sparse_decode(rows_topk(torch.relu(vals), idx), self.W_dec, torch.zeros_like(self.b_dec), len(x_BD))
+        e_BD = (x_BD.float() - x_hat_BD.float()).detach()
+        nmse = self.sq_err(e_BD, e_hat_BD).sum() / self.sq_err(e_BD, e_BD.mean(0)).sum().clamp_min(1e-12)
+        var_x = self.sq_err(x_BD, x_BD.float().mean(0)).mean().detach()
+        return {"auxk": AUXK_COEF * var_x * nmse}
 
 
-class BatchTopKSAE(_UnitDecoder):
-    """Bussmann 2024: top k*B activations over the whole batch while training; at inference
-    a global threshold (EMA of the smallest selected activation), exported as JumpReLU."""
+class BatchTopKSAE(TopKSAE):
+    """Bussmann 2024: top k*B activations over the whole batch while training (exact, sae/archs_topk.py);
+    at inference a global threshold, exported as JumpReLU. The threshold is the EMA (decay
+    BATCHTOPK_THRESHOLD_EMA) of the smallest selected positive activation of each training batch,
+    started after the first BATCHTOPK_THRESHOLD_START of training (as in dictionary_learning)."""
     arch = "batchtopk"
     saelens_arch = "jumprelu"
-    has_k = True
     scaled_biases = ("b_enc", "threshold")
     saelens_tensors = SAE.saelens_tensors + ("threshold",)
-    cand_mult = 4  # speed only (the result is exact): per-row candidates = cand_mult * k before the batch top-k
 
     def __init__(self, cfg, scale=1.0, b_dec=None):
         super().__init__(cfg, scale, b_dec)
@@ -140,33 +176,43 @@ class BatchTopKSAE(_UnitDecoder):
 
     def parts(self, x_BD):
         pre_BF = self.pre_acts(x_BD)
-        return {"pre": pre_BF, "f": self._select(torch.relu(pre_BF))}
-
-    def _select(self, pre_BF):
         if not self.training:
-            return pre_BF * (pre_BF > self.threshold.clamp_min(0))
-        B, F = pre_BF.shape
-        n_keep = min(self.cfg.k * B, B * F)
-        # two stages, exact: the global top k*B lies within each row's top `cand` unless some row
-        # has all `cand` candidates selected (then fall back to one flat topk, ~3x slower on CPU)
-        cand = min(F, self.cand_mult * self.cfg.k)
-        vals_BC, idx_BC = pre_BF.topk(cand, dim=-1)
-        top, pick = vals_BC.flatten().topk(n_keep)
-        keep_BC = torch.zeros(B * cand, dtype=torch.bool, device=pre_BF.device)
-        keep_BC[pick] = True
-        keep_BC = keep_BC.view(B, cand)
-        if cand < F and bool(keep_BC.all(-1).any()):
-            flat = pre_BF.flatten()
-            top, pick = flat.topk(n_keep)
-            f_BF = torch.zeros_like(flat).scatter(0, pick, top).view_as(pre_BF)
-        else:
-            f_BF = torch.zeros_like(pre_BF).scatter(-1, idx_BC, vals_BC * keep_BC)
-        with torch.no_grad():
-            pos = top[top > 0]
-            if len(pos):
-                m, ema = pos.min().float(), BATCHTOPK_THRESHOLD_EMA
-                self.threshold.copy_(m if self.threshold < 0 else ema * self.threshold + (1 - ema) * m)
-        return f_BF
+            return {"pre": pre_BF, "f": pre_BF * (pre_BF > self.threshold.clamp_min(0))}
+        code, top_N = batch_topk(pre_BF, self.cfg.k * len(x_BD), BATCHTOPK_CAND_MULT * self.cfg.k)
+        return {"pre": pre_BF, "code": code, "top": top_N, "f": dense_codes(code, len(x_BD), self.cfg.d_sae)}
+
+    @torch.no_grad()
+    def observe(self, parts, step_frac):
+        if step_frac < BATCHTOPK_THRESHOLD_START or "top" not in parts:
+            return
+        pos = parts["top"][parts["top"] > 0]
+        if len(pos):
+            m, ema = pos.min().float(), BATCHTOPK_THRESHOLD_EMA
+            self.threshold.copy_(m if self.threshold < 0 else ema * self.threshold + (1 - ema) * m)
+
+
+class MatryoshkaSAE(BatchTopKSAE):
+    """Bussmann et al. 2025, Matryoshka BatchTopK: nested prefixes of the dictionary (MATRYOSHKA_PREFIXES
+    of d_sae) each reconstruct x on their own; the loss is the mean over prefixes of their squared
+    errors (the authors' code; the paper's sum differs by the constant factor). Early features
+    must then carry the most general directions. Inference: a BatchTopK threshold (exported as jumprelu)."""
+    arch = "matryoshka"
+
+    def __init__(self, cfg, scale=1.0, b_dec=None):
+        super().__init__(cfg, scale, b_dec)
+        ends = sorted({max(1, round(cfg.d_sae * p)) for p in MATRYOSHKA_PREFIXES} | {cfg.d_sae})
+        self.register_buffer("prefix_ends", torch.tensor(ends), persistent=False)  # exclusive prefix ends
+
+    def decode_parts(self, parts):
+        if "code" not in parts:  # eval mode: the full dictionary only
+            return self.decode(parts["f"])
+        parts["prefix_x_hat"] = prefix_decode(parts["code"], self.W_dec, self.b_dec, len(parts["f"]), self.prefix_ends)
+        return parts["prefix_x_hat"][:, -1]
+
+    def recon_loss(self, x_BD, x_hat_BD, parts, mse):
+        if "prefix_x_hat" not in parts:
+            return mse
+        return self.sq_err(x_BD[:, None], parts["prefix_x_hat"]).mean()  # mean over batch and prefixes
 
 
 class _JumpFn(torch.autograd.Function):
@@ -232,18 +278,23 @@ class JumpReLUSAE(SAE):
         return {"pre": pre_BF, "f": _JumpFn.apply(pre_BF, self.threshold.to(pre_BF.dtype), JUMPRELU_BANDWIDTH)}
 
     def sparsity_loss(self, parts, step_frac):
+        """L0 through the step function's straight-through estimator: l1 * L0 (Rajamanoharan 2024), or with
+        a target (cfg.k > 0) l1 * (L0 / k - 1)^2 (dictionary_learning's JumpReLU trainer): a direct L0
+        knob (k 16, l1 100: L0 17.3 on resid.2 at 512 features, 500 steps)."""
         pre_BF = parts["pre"]
         l0 = _StepFn.apply(pre_BF, self.threshold.to(pre_BF.dtype), JUMPRELU_BANDWIDTH).float().sum(-1).mean()
-        return self.cfg.l1 * self.warmup(step_frac) * l0
+        penalty = (l0 / self.cfg.k - 1).pow(2) if self.cfg.k else l0
+        return self.cfg.l1 * self.warmup(step_frac) * penalty
 
     def after_step(self):
         self.threshold.data.clamp_(min=0.0)
 
 
-class GatedSAE(SAE):
+class GatedSAE(_UnitDecoder):
     """Rajamanoharan 2024 gated SAE: gate (which features) and magnitude (how much) share
-    directions (W_mag = W_enc * exp(r_mag)); L1 on relu(gate) weighted by decoder norms;
-    auxiliary reconstruction from relu(gate) through a frozen (detached) decoder."""
+    directions (W_mag = W_enc * exp(r_mag)); unit-norm decoder rows, as in the paper (the L1 on
+    relu(gate) is then the decoder-norm-weighted L1); auxiliary reconstruction from relu(gate)
+    through a frozen (detached) decoder; resampling of dead features."""
     arch = "gated"
     saelens_arch = "gated"
     feature_axes = {"W_enc": 1, "b_gate": 0, "b_mag": 0, "r_mag": 0, "W_dec": 0}
@@ -279,7 +330,7 @@ class GatedSAE(SAE):
         return out
 
 
-CLASSES = {c.arch: c for c in (ReLUSAE, TopKSAE, BatchTopKSAE, JumpReLUSAE, GatedSAE)}
+CLASSES = {c.arch: c for c in (ReLUSAE, TopKSAE, BatchTopKSAE, MatryoshkaSAE, JumpReLUSAE, GatedSAE)}
 
 
 def make_sae(cfg, scale=1.0, b_dec=None):

@@ -2,13 +2,17 @@
 
     encode(x_BD) -> f_BF          decode(f_BF) -> x_hat_BD       forward(x_BD) -> (x_hat_BD, f_BF)
     parts(x_BD) -> {"f", "pre", ...}               one encoder pass, with what the losses need
+                                                   (TopK family: also the sparse "code", sae/archs_topk.py)
+    decode_parts(parts) -> x_hat_BD                the training decode (TopK family: sparse, same result)
     loss(x_BD, step_frac) -> (total, logs, f_BF)   the training objective; logs: {"mse", "sparsity", aux terms}
     before_step() / after_step()                   decoder-norm constraints around optimizer.step()
     raw_tensors() -> {name: tensor}                SAELens tensors on raw inputs (decoder norms, scale folded)
     tensors() -> {name: tensor}                    the SAELens tensors of a folded SAE, as stored
 
 `loss` runs its own encoder pass and keeps nothing on the module between calls, so it works
-in eval mode and after any number of forward passes. Shapes: B batch, D = d_in, F = d_sae.
+in eval mode and after any number of forward passes; in training mode it lets the SAE record
+running statistics of the batch (`observe`: BatchTopK's inference threshold), which the loss
+never reads. Shapes: B batch, D = d_in, F = d_sae.
 """
 import torch
 import torch.nn as nn
@@ -91,6 +95,17 @@ class SAE(nn.Module):
     def sq_err(x_BD, x_hat_BD):
         return (x_hat_BD.float() - x_BD.float()).pow(2).sum(-1)  # [B]
 
+    def decode_parts(self, parts):
+        """x_hat of one encoder pass (`parts`); the TopK family decodes its sparse code instead."""
+        return self.decode(parts["f"])
+
+    def observe(self, parts, step_frac):
+        """Training-mode hook: update running statistics from this batch (BatchTopK threshold)."""
+
+    def recon_loss(self, x_BD, x_hat_BD, parts, mse):
+        """The reconstruction term of the objective (Matryoshka: averaged over dictionary prefixes)."""
+        return mse
+
     def sparsity_loss(self, parts, step_frac):
         return torch.zeros((), device=parts["f"].device)
 
@@ -100,11 +115,13 @@ class SAE(nn.Module):
 
     def loss(self, x_BD, step_frac=1.0):
         p = self.parts(x_BD)
-        x_hat_BD = self.decode(p["f"])
+        if self.training:
+            self.observe(p, step_frac)
+        x_hat_BD = self.decode_parts(p)
         mse = self.sq_err(x_BD, x_hat_BD).mean()
         sparsity = self.sparsity_loss(p, step_frac)
         aux = self.aux_losses(x_BD, x_hat_BD, p)
-        total = mse + sparsity + sum(aux.values())
+        total = self.recon_loss(x_BD, x_hat_BD, p, mse) + sparsity + sum(aux.values())
         logs = {"mse": mse.detach(), "sparsity": sparsity.detach(), **{k: v.detach() for k, v in aux.items()}}
         return total, logs, p["f"].detach()
 

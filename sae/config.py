@@ -27,10 +27,10 @@ class CollectConfig:
 class SAETrainConfig:
     out: str = "runs/sae"        # sweep folder: one SAELens folder per SAE, sweep.json, plots
     sweep: str = ""              # named grid (prior, topk, archs, small) instead of one SAE; '' = one SAE
-    arch: str = "relu"           # architecture of a single SAE: relu, topk, batchtopk, jumprelu, gated
+    arch: str = "relu"           # architecture of a single SAE: relu, topk, batchtopk, matryoshka, jumprelu, gated
     features: tuple[int, ...] = ()  # dictionary size(s); () = one SAE of sae.sweeps.SINGLE_FEATURES, or the grid's sizes
     l1: float = 0.0              # sparsity coefficient (L1; L0 for jumprelu); 0 = the architecture's default
-    k: int = 32                  # active features per input (topk, batchtopk)
+    k: int = 32                  # active features per input (topk; on average: batchtopk, matryoshka); jumprelu: target L0 (0: plain L0 penalty)
     steps: int = 3000            # optimizer steps, the same batches for every SAE of the sweep
     batch_size: int = 4096       # activations per step
     lr: float = 0.0              # Adam learning rate; 0 = the architecture's default (sae.archs.default_lr)
@@ -39,7 +39,7 @@ class SAETrainConfig:
     lr_decay_frac: float = 0.2   # learning rate decays linearly to 0 over this final fraction of steps
     grad_clip: float = 1.0       # max gradient norm per SAE
     dead_tokens: int = 1_000_000  # a feature silent for this many activations counts as dead
-    resample_at: tuple[float, ...] = (0.2, 0.4, 0.6)  # training fractions where relu/gated/jumprelu resample dead features
+    resample_at: tuple[float, ...] = (0.2, 0.4, 0.6)  # training fractions where gated/jumprelu resample dead features
     stats_rows: int = 100_000    # training rows used to estimate the input scale and mean
     ckpt_every: int = 500        # steps between resumable checkpoints (0: only at the end)
     log_every: int = 50          # steps between history entries / progress updates

@@ -2,8 +2,12 @@
 
     prior   the prior project's grid: relu, L1 {1..5} x features {256..4096}      (25 SAEs)
     topk    topk, k {4, 8, 16, 32, 64} x features {256..4096}                     (25 SAEs)
-    archs   every architecture at three sparsities on 1024 and 2048 features      (30 SAEs)
-    small   one SAE per architecture at 512 features, for the quick pipeline      (5 SAEs)
+    archs   every architecture at three sparsities on 1024 and 2048 features      (36 SAEs)
+    small   one SAE per architecture at 512 features, for the quick pipeline      (6 SAEs)
+
+`small` aims every architecture at L0 = SMALL_L0 with < 5% dead features at inference: the TopK
+family by k, jumprelu by its L0 target, relu and gated by DEFAULT_L1, set from 500-step runs on
+the real store (runs/acts, resid.2, batch 4096; bench/RESULTS.md).
 
 `sae_configs(section, d_in, seed)` turns the `sae` config section into the SAEs to train:
 the named grid `section.sweep`, or one SAE per size in `section.features` (SINGLE_FEATURES
@@ -16,12 +20,15 @@ SINGLE_FEATURES = 2048  # dictionary size of a single SAE when the section names
 # sparsity knob per architecture for the `archs` frontier (L1 / L0 coefficient, or k), sparse -> dense
 FRONTIER = {
     "relu": ("l1", [5.0, 3.0, 1.0]),
-    "gated": ("l1", [12.0, 6.0, 3.0]),      # gated needs a larger L1 than relu for the same L0
-    "jumprelu": ("l1", [1.0, 0.4, 0.15]),
+    "gated": ("l1", [14.0, 10.0, 6.0]),     # unit-norm decoder: L1 20 already collapses (L0 ~1 at 512 features)
+    "jumprelu": ("k", [8, 16, 32]),         # target L0 (sae.archs.JumpReLUSAE.sparsity_loss)
     "topk": ("k", [8, 16, 32]),
     "batchtopk": ("k", [8, 16, 32]),
+    "matryoshka": ("k", [8, 16, 32]),
 }
-SMALL = {**{a: ("l1", DEFAULT_L1[a]) for a in ("relu", "gated", "jumprelu")}, "topk": ("k", 16), "batchtopk": ("k", 16)}
+SMALL_L0 = 16  # the L0 every architecture of `small` aims at
+SMALL = {"relu": ("l1", DEFAULT_L1["relu"]), "topk": ("k", SMALL_L0), "batchtopk": ("k", SMALL_L0),
+         "matryoshka": ("k", SMALL_L0), "jumprelu": ("k", SMALL_L0), "gated": ("l1", DEFAULT_L1["gated"])}
 SWEEPS = ("prior", "topk", "archs", "small")
 
 

@@ -8,8 +8,8 @@ same data order (differences between them come from their settings alone).
 Schedules (April-2024 recipe, settings in sae.config.SAETrainConfig): sparsity coefficient
 warm-up over the first `l1_warmup_frac` of steps, learning rate linear decay to 0 over the
 last `lr_decay_frac`, Adam (sae.archs.ADAM_BETAS), grad norm clipped at `grad_clip`. Dead
-features: resampled at `resample_at` fractions of training for relu / gated / jumprelu;
-AuxK (inside the SAE loss) for topk / batchtopk. State is checkpointed atomically every
+features: resampled at `resample_at` fractions of training for gated / jumprelu (RESAMPLING_ARCHS);
+AuxK (inside the SAE loss) for the TopK family. State is checkpointed atomically every
 `ckpt_every` steps; `run(resume=True)` continues an interrupted sweep (even after kill -9)
 from its checkpoint with the same data stream.
 """
@@ -28,7 +28,7 @@ from sae.report import network_for_store, report_sweep
 from sae.resample import FiringTracker, resample_dead
 
 STATE_FORMAT = "othello-sae-sweep/1"
-RESAMPLING_ARCHS = ("relu", "gated", "jumprelu")
+RESAMPLING_ARCHS = ("gated", "jumprelu")  # relu: the April-2024 recipe does not resample
 RESUME_KEYS = ("steps", "batch_size", "stats_rows")  # settings a resumed sweep must share with its checkpoint
 
 

@@ -23,7 +23,7 @@ def test_pipeline_end_to_end(tiny_ckpt, tmp_path, capsys):
     ladder = json.loads((out / "ladder.json").read_text())["matches"]
     assert [r["opponent"] for r in ladder] == ["random", "greedy", "alphabeta:4"] and all(r["games"] == 4 for r in ladder)
     scaling = read_sweep_report(out / "sae")
-    assert sorted(r["arch"] for r in scaling["runs"]) == ["batchtopk", "gated", "jumprelu", "relu", "topk"]
+    assert sorted(r["arch"] for r in scaling["runs"]) == ["batchtopk", "gated", "jumprelu", "matryoshka", "relu", "topk"]
     index = json.loads((vis / "index.json").read_text())
-    assert len(index["saes"]) == 5 and index["store"]["split"] == "test"
+    assert len(index["saes"]) == 6 and index["store"]["split"] == "test"
     assert "stage times" in text and "copy" in text  # --vis-out elsewhere: says where the page reads

@@ -1,4 +1,5 @@
-"""SAE architectures: interface, TopK sparsity, planted-dictionary recovery, resampling, FVU, no hidden loss state."""
+"""SAE architectures: interface, encoders against plain references, sparse decoder, exact batch top-k, AuxK,
+BatchTopK threshold, Matryoshka prefixes, planted-dictionary recovery, resampling, FVU, no hidden loss state."""
 from dataclasses import replace
 
 import numpy as np
@@ -6,7 +7,9 @@ import pytest
 import torch
 
 from sae.activations import ActivationStore, write_store
-from sae.archs import ARCHS, SAEConfig, make_sae
+from sae.archs import (ARCHS, AUXK_COEF, AUXK_K_FRAC, BATCHTOPK_THRESHOLD_EMA, BATCHTOPK_THRESHOLD_START,
+                       MATRYOSHKA_PREFIXES, TOPK_FAMILY, SAEConfig, make_sae)
+from sae.archs_topk import batch_topk, dense_codes, rows_topk, sparse_decode
 from sae.config import SAETrainConfig
 from sae.metrics import evaluate
 from sae.resample import resample_dead
@@ -50,7 +53,9 @@ def test_topk_exactly_k_active_and_batchtopk_budget():
     with torch.no_grad():
         btk.b_enc.fill_(10.0)
     _, f = btk(torch.randn(100, 16))
-    assert int((f > 0).sum()) == 5 * 100 and btk.threshold > 0  # k*B over the batch, threshold estimated
+    assert int((f > 0).sum()) == 5 * 100 and btk.threshold < 0  # k*B over the batch; forward() estimates nothing
+    btk.loss(torch.randn(100, 16))
+    assert btk.threshold > 0  # the training loss does (after its warm-up)
 
 
 def test_planted_dictionary_is_recovered(tmp_path):
@@ -150,3 +155,164 @@ def test_loss_has_no_hidden_state_from_forward(arch):
             assert torch.allclose(total, gated_loss_by_hand(sae, x), rtol=1e-5)
         total.backward()
         assert sae.b_gate.grad is not None
+
+
+# --- every encoder / decoder against a plain reference written out from its definition ---
+
+def reference_codes(sae, x, training):
+    """f of each architecture, written directly from the papers (no shared code with sae/archs.py)."""
+    W, b, b_dec, arch = sae.W_enc, getattr(sae, "b_enc", None), sae.b_dec, sae.arch
+    if arch == "relu":  # April 2024: the encoder reads x itself
+        return torch.relu(x @ W + b)
+    if arch == "gated":
+        proj = (x - b_dec) @ W
+        return (proj + sae.b_gate > 0) * torch.relu(proj * torch.exp(sae.r_mag) + sae.b_mag)
+    pre = (x - b_dec) @ W + b
+    if arch == "topk":
+        v, i = pre.topk(sae.cfg.k, dim=-1)
+        return torch.zeros_like(pre).scatter(-1, i, torch.relu(v))
+    if arch == "jumprelu":
+        pre = torch.relu(pre)
+        return pre * (pre > sae.threshold)
+    if training:  # batchtopk, matryoshka: the k*B largest over the flattened batch
+        v, i = torch.relu(pre).flatten().topk(sae.cfg.k * len(x))
+        return torch.zeros(pre.numel()).scatter(0, i, v).view_as(pre)
+    return pre * (pre > sae.threshold)
+
+
+@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize("arch", ARCHS)
+def test_encode_decode_match_plain_reference(arch, training):
+    torch.manual_seed(1)
+    sae = make_sae(SAEConfig(arch=arch, d_in=16, d_sae=96, k=5), scale=1.5, b_dec=torch.randn(16))
+    with torch.no_grad():
+        for p in sae.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+        if hasattr(sae, "threshold"):
+            sae.threshold.copy_(torch.rand_like(sae.threshold) * 0.5 + 0.1)
+    sae.train(training)
+    x = torch.randn(40, 16) * 2 + 1
+    with torch.no_grad():
+        f = reference_codes(sae, x, training)
+        assert torch.allclose(sae.encode(x), f, atol=1e-5), arch
+        assert torch.allclose(sae.decode(f), f @ sae.W_dec + sae.b_dec, atol=1e-5)
+        x_hat, _ = sae(x)
+        assert torch.allclose(x_hat, f @ sae.W_dec + sae.b_dec, atol=1e-4)
+        if arch in TOPK_FAMILY and training:  # the training loss decodes sparsely: same reconstruction
+            mse = sae.loss(x, 0.0)[1]["mse"]
+            assert torch.allclose(mse, ((f @ sae.W_dec + sae.b_dec - x) ** 2).sum(-1).mean(), rtol=1e-5)
+
+
+def test_sparse_decode_matches_dense_values_and_gradients():
+    torch.manual_seed(0)
+    B, F_, D, K = 64, 300, 24, 7
+    pre = torch.randn(B, F_)
+    W1 = torch.randn(F_, D, requires_grad=True)
+    W2 = W1.detach().clone().requires_grad_(True)
+    b1 = torch.randn(D, requires_grad=True)
+    b2 = b1.detach().clone().requires_grad_(True)
+    v1 = pre.clone().requires_grad_(True)
+    v2 = pre.clone().requires_grad_(True)
+    target = torch.randn(B, D)
+    vals, idx = v1.topk(K, dim=-1)
+    dense = torch.addmm(b1, torch.zeros(B, F_).scatter(-1, idx, torch.relu(vals)), W1)
+    vals2, idx2 = v2.topk(K, dim=-1)
+    sparse = sparse_decode(rows_topk(torch.relu(vals2), idx2), W2, b2, B)
+    assert torch.allclose(dense, sparse, atol=1e-5)
+    ((dense - target) ** 2).sum().backward()
+    ((sparse - target) ** 2).sum().backward()
+    for g1, g2 in ((W1.grad, W2.grad), (b1.grad, b2.grad), (v1.grad, v2.grad)):
+        assert torch.allclose(g1, g2, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_batch_topk_is_exact(seed):
+    """The per-row candidate scheme returns exactly the flat top-(k*B), also when rows saturate."""
+    g = torch.Generator().manual_seed(seed)
+    B, F_, k = 50, 200, 4
+    pre = torch.randn(B, F_, generator=g)
+    pre[:3] += 5.0  # three rows hold far more than their share of the batch's largest values
+    pre[7, :150] += 8.0  # one row holds more than twice the candidates
+    code, top = batch_topk(pre, k * B, cand=2 * k)
+    f = dense_codes(code, B, F_)
+    v, i = torch.relu(pre).flatten().topk(k * B)
+    ref = torch.zeros(B * F_).scatter(0, i, v).view(B, F_)
+    assert torch.equal(f, ref)
+    assert torch.allclose(top.sort().values, pre.flatten().topk(k * B).values.sort().values)
+    assert (f[7] > 0).sum() > 2 * 2 * k  # row 7 took more than two rounds of candidates
+
+
+def test_auxk_normalised_as_reference_and_only_for_dead_latents():
+    torch.manual_seed(0)
+    sae = make_sae(SAEConfig(arch="topk", d_in=16, d_sae=64, k=4), b_dec=torch.randn(16)).train()
+    x = torch.randn(128, 16) * 3
+    assert "auxk" not in sae.loss(x)[1]  # nothing dead: no AuxK term
+    dead = torch.zeros(64, dtype=torch.bool)
+    dead[::4] = True
+    sae.dead_F.copy_(dead)
+    total, logs, _ = sae.loss(x)
+    p = sae.parts(x)
+    with torch.no_grad():
+        f = p["f"]
+        e = x - (f @ sae.W_dec + sae.b_dec)
+        k_aux = min(int(16 * AUXK_K_FRAC), int(dead.sum()))
+        v, i = p["pre"].masked_fill(~dead, float("-inf")).topk(k_aux, dim=-1)
+        e_hat = torch.zeros(128, 64).scatter(-1, i, torch.relu(v)) @ sae.W_dec
+        nmse = ((e - e_hat) ** 2).sum() / ((e - e.mean(0)) ** 2).sum()
+        ref = AUXK_COEF * ((x - x.mean(0)) ** 2).sum(-1).mean() * nmse
+    assert torch.allclose(logs["auxk"], ref, rtol=1e-4)
+    sae.zero_grad()
+    sae.aux_losses(x, f @ sae.W_dec + sae.b_dec, p)["auxk"].backward()
+    assert (sae.W_dec.grad[~dead] == 0).all() and (sae.W_dec.grad[dead] != 0).any()  # only dead rows learn from it
+
+
+def test_batchtopk_threshold_waits_for_warmup_then_ema():
+    torch.manual_seed(0)
+    sae = make_sae(SAEConfig(arch="batchtopk", d_in=16, d_sae=64, k=4)).train()
+    x = torch.randn(64, 16)
+
+    def min_selected():
+        with torch.no_grad():
+            top = sae.parts(x)["top"]
+        return float(top[top > 0].min())
+
+    sae.loss(x, BATCHTOPK_THRESHOLD_START / 2)
+    assert float(sae.threshold) == -1.0  # no estimate during warm-up
+    m = min_selected()
+    sae.loss(x, BATCHTOPK_THRESHOLD_START)
+    assert float(sae.threshold) == pytest.approx(m)  # the first estimate is the batch's value itself
+    with torch.no_grad():
+        sae.b_enc.add_(0.5)  # the batch's smallest selected activation moves
+    m2 = min_selected()
+    sae.loss(x, (1 + BATCHTOPK_THRESHOLD_START) / 2)
+    ema = BATCHTOPK_THRESHOLD_EMA
+    assert float(sae.threshold) == pytest.approx(ema * m + (1 - ema) * m2, rel=1e-6)
+    sae.eval().loss(x, 0.9)
+    assert float(sae.threshold) == pytest.approx(ema * m + (1 - ema) * m2, rel=1e-6)  # eval mode: no update
+
+
+def test_matryoshka_loss_is_mean_of_prefix_losses():
+    torch.manual_seed(0)
+    cfg = SAEConfig(arch="matryoshka", d_in=16, d_sae=64, k=6)
+    sae = make_sae(cfg, b_dec=torch.randn(16)).train()
+    assert sae.prefix_ends.tolist() == [4, 8, 16, 32, 64] and MATRYOSHKA_PREFIXES[-1] == 1.0
+    x = torch.randn(48, 16) * 2
+    total, logs, f = sae.loss(x, 0.0)  # nothing dead: no AuxK
+    losses = [((f[:, :n] @ sae.W_dec[:n] + sae.b_dec - x) ** 2).sum(-1).mean() for n in (4, 8, 16, 32, 64)]
+    assert torch.allclose(total, torch.stack(losses).mean(), rtol=1e-5)
+    assert torch.allclose(logs["mse"], losses[-1], rtol=1e-5)
+    total.backward()
+    assert sae.W_dec.grad[:4].abs().sum() > 0
+
+
+def test_jumprelu_l0_target_penalty():
+    torch.manual_seed(0)
+    sae = make_sae(SAEConfig(arch="jumprelu", d_in=16, d_sae=64, k=8, l1=2.0)).train()
+    x = torch.randn(32, 16)
+    p = sae.parts(x)
+    l0 = (p["pre"] > sae.threshold).float().sum(-1).mean()
+    assert torch.allclose(sae.sparsity_loss(p, 1.0), 2.0 * (l0 / 8 - 1) ** 2)
+    sae.sparsity_loss(p, 1.0).backward()
+    assert sae.threshold.grad is not None and sae.W_enc.grad is None  # L0 gradient only moves the thresholds
+    plain = make_sae(SAEConfig(arch="jumprelu", d_in=16, d_sae=64, k=0, l1=2.0))
+    assert plain.cfg.name == "jumprelu_f64_l1-2" and sae.cfg.name == "jumprelu_f64_l0-8"

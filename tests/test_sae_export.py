@@ -5,7 +5,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from sae.archs import ARCHS, SAEConfig, make_sae
+from sae.archs import ARCHS, TOPK_FAMILY, SAEConfig, make_sae
 from sae.config import EVAL_SPLIT
 from sae.export import SAELoadError, export_sae, fold, load_metrics, load_sae
 
@@ -21,10 +21,10 @@ def trained_like(arch, d=16, f=48, seed=0):
     with torch.no_grad():
         for name, p in sae.named_parameters():
             p.add_(0.1 * torch.randn_like(p))
-        if arch not in ("topk", "batchtopk"):
+        if arch not in TOPK_FAMILY:
             sae.W_dec.mul_(torch.rand(f, 1) + 0.5)
         sae.after_step()  # TopK family: back to unit-norm decoder rows, as after every training step
-        if arch == "batchtopk":
+        if arch in ("batchtopk", "matryoshka"):
             sae.threshold.fill_(0.3)
         if arch == "jumprelu":
             sae.threshold.uniform_(0.0, 0.5)
@@ -53,10 +53,11 @@ def test_saelens_layout(arch, tmp_path):
     export_sae(trained_like(arch), tmp_path, "resid.2", "cd" * 32)
     cfg = json.loads((tmp_path / "cfg.json").read_text())
     t = load_file(str(tmp_path / "sae_weights.safetensors"))
-    expect = {"relu": "standard", "topk": "topk", "batchtopk": "jumprelu", "jumprelu": "jumprelu", "gated": "gated"}[arch]
+    expect = {"relu": "standard", "topk": "topk", "batchtopk": "jumprelu", "matryoshka": "jumprelu", "jumprelu": "jumprelu",
+              "gated": "gated"}[arch]
     assert cfg["architecture"] == expect and set(t) == LAYOUT[expect]
     assert cfg["d_in"] == 16 and cfg["d_sae"] == 48 and cfg["normalize_activations"] == "none"
-    assert cfg["apply_b_dec_to_input"] is True and cfg["reshape_activations"] == "none" and cfg["dtype"] == "float32"
+    assert cfg["apply_b_dec_to_input"] is (arch != "relu") and cfg["reshape_activations"] == "none" and cfg["dtype"] == "float32"
     assert cfg["metadata"]["hook_name"] == "resid.2" and int(cfg["metadata"]["sae_lens_version"].split(".")[0]) >= 6
     assert cfg["metadata"]["writer"].startswith("othello-sae-toolkit") and cfg["metadata"]["sae_arch"] == arch
     assert t["W_enc"].shape == (16, 48) and t["W_dec"].shape == (48, 16) and t["b_dec"].shape == (16,)
@@ -67,7 +68,7 @@ def test_saelens_layout(arch, tmp_path):
     assert metrics["site"] == "resid.2" and metrics["checkpoint_sha256"] == "cd" * 32
     m = load_metrics(tmp_path)
     assert m == metrics and m["arch"] == arch and m["eval_split"] == EVAL_SPLIT and m["recipe"]["auxk_coef"] > 0
-    assert (m["k"] == 6) == (arch in ("topk", "batchtopk")) and (m["l1"] is None) == (arch in ("topk", "batchtopk"))
+    assert (m["k"] == 6) == (arch in TOPK_FAMILY) and (m["l1"] is None) == (arch in TOPK_FAMILY)
 
 
 def test_load_errors_are_one_line(tmp_path):

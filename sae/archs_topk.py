@@ -1,0 +1,98 @@
+"""Kernels of the TopK family (sae/archs.py): sparse codes, exact per-batch top-k, the sparse decoder.
+
+A sparse code of a batch of B rows is a dict of flat entries sorted by row:
+    row [N], idx [N] (feature), val [N] (activation, differentiable)
+    rows_topk(vals_BK, idx_BK) -> code        per-row top-k (TopK, AuxK); drops entries with val <= 0
+    batch_topk(pre_BF, n_keep, cand) -> code  the n_keep largest entries of the whole batch (BatchTopK), exact
+    sparse_decode(code, W_dec_FD, b_dec_D, B) -> x_hat_BD      sum over a row's entries of val * W_dec[idx] + b_dec
+    prefix_decode(code, W_dec_FD, b_dec_D, B, ends_G) -> x_hat_BGD   the same by every nested prefix (Matryoshka)
+    dense_codes(code, B, F) -> f_BF           the [B, F] codes (what encode() returns and the metrics read)
+
+A TopK-family code has a few dozen active features per row, so decoding densely (fill a [B, F]
+tensor, then a [B, F] x [F, D] matmul, forward and backward) does ~F / k times the work of
+gathering the active decoder rows. embedding_bag gathers them (forward); its backward adds the
+gradient into the touched W_dec rows only and gives each value's gradient as one dot product.
+Entries with val <= 0 are dropped: they add nothing and, after the ReLU, get no gradient.
+"""
+import torch
+import torch.nn.functional as F
+
+
+def _positive(row_N, idx_N, val_N):
+    keep = val_N > 0
+    return {"row": row_N[keep], "idx": idx_N[keep], "val": val_N[keep]}
+
+
+def rows_topk(vals_BK, idx_BK):
+    """Sparse code of a per-row top-k (values already through the ReLU)."""
+    B, K = idx_BK.shape
+    row_N = torch.arange(B, device=idx_BK.device).repeat_interleave(K)
+    return _positive(row_N, idx_BK.flatten(), vals_BK.flatten())
+
+
+def _offsets(row_N, n_bags):
+    counts = torch.bincount(row_N, minlength=n_bags)
+    return counts.cumsum(0) - counts
+
+
+def sparse_decode(code, W_dec_FD, b_dec_D, B):
+    """x_hat_BD = sum over each row's entries of val * W_dec[idx], + b_dec (the dense decode's values and gradients)."""
+    # per_sample_weights must share W_dec's dtype (under bf16 autocast the encoder's values are bf16)
+    out_BD = F.embedding_bag(code["idx"], W_dec_FD, _offsets(code["row"], B),
+                             per_sample_weights=code["val"].to(W_dec_FD.dtype), mode="sum")
+    return out_BD + b_dec_D
+
+
+def prefix_decode(code, W_dec_FD, b_dec_D, B, ends_G):
+    """Reconstructions by every nested dictionary prefix [0, ends_G[g]) at once: x_hat_BGD (Matryoshka).
+
+    One embedding_bag over the active entries, bagged by (row, group of the feature), then a
+    cumulative sum over groups: the cost of one sparse decode, not one per prefix.
+    """
+    G = len(ends_G)
+    key_N = code["row"] * G + torch.bucketize(code["idx"], ends_G, right=True)  # group g: ends[g-1] <= f < ends[g]
+    key_N, perm_N = key_N.sort(stable=True)
+    part_ND = F.embedding_bag(code["idx"][perm_N], W_dec_FD, _offsets(key_N, B * G),
+                              per_sample_weights=code["val"][perm_N].to(W_dec_FD.dtype), mode="sum")
+    return part_ND.view(B, G, -1).cumsum(1) + b_dec_D
+
+
+def dense_codes(code, B, d_sae):
+    """The [B, F] code tensor of a sparse code (differentiable in val)."""
+    flat_N = code["row"] * d_sae + code["idx"]
+    return torch.zeros(B * d_sae, dtype=code["val"].dtype, device=code["val"].device).scatter(
+        0, flat_N, code["val"]).view(B, d_sae)
+
+
+def batch_topk(pre_BF, n_keep, cand):
+    """The `n_keep` largest entries of pre_BF over the whole batch (BatchTopK), exactly, without a flat
+    top-k over all B * F entries; returns the sparse code (after the ReLU) and top_N, the n_keep
+    selected values (before it: the inference threshold is estimated from them).
+
+    Each row's `cand` largest entries are the candidates (sorted, so the last is the row's smallest);
+    the batch top-n_keep is taken among the B * cand candidates. That is the true batch top-n_keep
+    unless some row had ALL its candidates selected: the n_keep-th largest candidate is at most the
+    true n_keep-th largest entry, so a row whose smallest candidate was not selected has nothing
+    further in the batch top-n_keep. Rows that had every candidate selected ("saturated") get twice
+    as many candidates and the selection is redone, until none is saturated (or they hold all F).
+    Ties at the threshold may pick a different but equally large set than a flat top-k.
+    """
+    B, F_ = pre_BF.shape
+    n_keep = min(n_keep, B * F_)
+    cand = min(F_, max(cand, -(-n_keep // B)))  # at least n_keep / B per row, or there are too few candidates
+    vals_BC, idx_BC = pre_BF.topk(cand, dim=-1)
+    while True:
+        top_N, pick_N = vals_BC.flatten().topk(n_keep, sorted=False)
+        last_N = pick_N % cand == cand - 1  # picked the row's smallest candidate: the row may hold more
+        if cand == F_ or not bool(last_N.any()):
+            break
+        wider = min(F_, 2 * cand)
+        rows = (pick_N[last_N] // cand).unique()
+        v_SC, i_SC = pre_BF[rows].topk(wider, dim=-1)
+        # other rows keep their candidates, padded with -inf (never picked: there are >= n_keep real ones)
+        vals_BC = torch.cat([vals_BC, vals_BC.new_full((B, wider - cand), float("-inf"))], 1).index_copy(0, rows, v_SC)
+        idx_BC = torch.cat([idx_BC, idx_BC.new_zeros(B, wider - cand)], 1).index_copy(0, rows, i_SC)
+        cand = wider
+    pick_N = pick_N.sort().values  # flat positions in row order
+    code = _positive(pick_N // cand, idx_BC.flatten()[pick_N], torch.relu(vals_BC.flatten()[pick_N]))
+    return code, top_N.detach()
