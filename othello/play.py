@@ -6,6 +6,8 @@
     python othello/play.py --games 100 --opponent greedy         # shipped model (MCTS) vs greedy
     python othello/play.py --games 40 --player alphabeta:4 --opponent random --json
     python othello/play.py --games 100 --opponent greedy --search.sims 200 --rules.opening-plies 6
+    python othello/play.py --games 100 --steer runs/sae/relu_f512_l1-3:405=4   # steered model vs the clean one
+    python othello/play.py --human --ablate runs/sae/relu_f512_l1-3:405,106     # play a model missing two features
 
 Player specs: random, greedy, alphabeta (its default depth), alphabeta:DEPTH, policy:PATH (raw
 network), mcts:PATH or a bare checkpoint PATH (MCTS with --search.sims), shipped (MCTS on
@@ -14,6 +16,12 @@ models/othello6x6.pt).
 In a human game type a move like c4, `pass` (only when you have no legal square),
 `undo` (take back your last move and the reply), `hint` (the AI's move for you) or `quit`.
 X is Black (moves first), O is White, '.' marks your legal moves.
+
+Steering (sae/steering.py): `--steer SAE_DIR:FEATURE=VALUE` clamps an SAE feature's activation to VALUE,
+`SAE_DIR:FEATURE+=VALUE` adds VALUE along its decoder direction, `--ablate SAE_DIR:FEATURE` clamps it to 0,
+at the site the SAE folder records; repeat the flag or give a comma list (`DIR:3=2,7+=1`). The edits apply
+to the model player: --player with --games (play it against a clean --opponent), the AI with --human;
+raw policy or MCTS alike (the search evaluates the steered network).
 """
 import dataclasses
 import json
@@ -44,6 +52,8 @@ class PlayArgs:
     opponent: str = ""           # the opponent (a player spec; empty: MCTS on --checkpoint)
     color: Literal["black", "white"] = "black"  # your colour with --human (Black moves first)
     json: bool = False           # print one JSON object with the result (--games)
+    steer: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()  # SAE_DIR:FEATURE=VALUE (clamp) or FEATURE+=VALUE (add), repeatable / comma list
+    ablate: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()  # SAE_DIR:FEATURE: clamp the feature to 0, repeatable / comma list
     cfg: Annotated[config.Config, tyro.conf.arg(name="")] = config.Config()
 
 
@@ -138,6 +148,34 @@ def build_player(spec, cfg, seed):
         sys.exit(f"error: {e}")
 
 
+def _checkpoint_of(spec, cfg):
+    """The checkpoint file a network player spec plays (None for a rule-based player)."""
+    spec = (spec or cfg.checkpoint).strip()
+    kind, _, arg = spec.partition(":")
+    path = arg if kind in ("policy", "mcts") else spec
+    path = SHIPPED if path == "shipped" else Path(path)
+    return path if path.is_file() else None
+
+
+def apply_steering(player, spec, args, cfg):
+    """Steer `player` (spec `spec`) with the --steer / --ablate edits; exit with a one-line error on a bad one.
+    A checkpoint other than the one an SAE was trained on is allowed, with a warning."""
+    from alphazero.checkpoint import file_sha256
+    from sae import steering  # an entry script may reach up to sae/; othello's library modules never do
+    try:
+        steers = steering.load_steers(steering.parse_specs(args.steer, args.ablate), device=cfg.device)
+        steering.steer_player(player, steers)
+    except ValueError as e:
+        sys.exit(f"error: {e}")
+    ck = _checkpoint_of(spec, cfg)
+    sha = file_sha256(ck) if ck else None
+    for s in steers:
+        if s.checkpoint_sha256 and sha and s.checkpoint_sha256 != sha:
+            print(f"warning: {s.folder} was trained on checkpoint sha256 {s.checkpoint_sha256[:12]}, "
+                  f"the player's {ck} is {sha[:12]}", file=sys.stderr)
+    return player
+
+
 def main(argv=None):
     args = config.parse(PlayArgs, argv, __doc__)
     cfg = dataclasses.replace(args.cfg, device=config.resolve_device(args.cfg.device))
@@ -145,10 +183,16 @@ def main(argv=None):
         sys.exit(f"error: --games must be >= 1, got {args.games}")
     if args.human == (args.games > 0):
         sys.exit("error: choose one of --human (play the model yourself) or --games N (N AI games)")
+    steered = bool(args.steer or args.ablate)
     if args.human:
-        human_game(build_player(args.opponent, cfg, cfg.seed), human_black=args.color == "black")
+        ai = build_player(args.opponent, cfg, cfg.seed)
+        if steered:
+            apply_steering(ai, args.opponent, args, cfg)
+        human_game(ai, human_black=args.color == "black")
         return
     player = build_player(args.player, cfg, cfg.seed)
+    if steered:
+        apply_steering(player, args.player, args, cfg)
     opponent = build_player(args.opponent, cfg, cfg.seed + 1)
     r = play_match(player, opponent, args.games, opening_plies=cfg.rules.opening_plies, seed=cfg.seed)
     if args.json:
