@@ -21,11 +21,12 @@ the site and the same probe on an untrained network (sae.probes, ridge; a probe 
 reconstruction split: its F1 fills both); an always-on detector. Scores are averaged over the columns
 with >= `min_positives` positives in every split, per concept group and per kind (input / computed).
 With `autointerp`, each SAE also gets every alive feature's rule and importance (sae/autointerp.py).
-Written to the sweep folder: `<out>.json` (format `othello-sae-concepts/1`), `<out>.md`, and plots
+Written to the sweep folder: `<out>.json` (format FORMAT; `read_concepts` is its strict reader), `<out>.md`, and plots
 `<out>_coverage_computed.svg`, `<out>_coverage_input.svg` (coverage vs L0, floors and ceiling as
 lines), `<out>_groups.svg` (per group: the SAE best on val, its random twin, every floor and ceiling).
 """
 import dataclasses
+import json
 import sys
 import time
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from alphazero.checkpoint import load_network, resolve_checkpoint
+from alphazero.checkpoint import file_sha256, load_network, resolve_checkpoint
 from othello import concepts as cl
 from othello import game
 from othello.atomic import atomic_write_json, atomic_write_text
@@ -47,7 +48,7 @@ from sae.archs import CLASSES, SAEConfig
 from sae.export import load_sae
 from sae.sweep_report import read_sweep_report
 
-FORMAT = "othello-sae-concepts/1"
+FORMAT = "othello-sae-concepts/2"  # /2: `saes` {name: {weights_sha256, d_sae}} ties the labels to the weights
 SPLITS = probes.SPLITS
 
 
@@ -179,9 +180,11 @@ def evaluate_sweep(sweep_dir, cfg, icfg, seed=0, device="cpu"):
         hidden = probes.site_activations(net.cpu(), d.boards, keep=set(mlp))
         for s, name in zip([s for s in sites if s.startswith("resid.")], mlp):
             methods[f"neurons:{name}"] = {"kind": "neurons", "site": s, **unit_scores(hidden[name], d.t, d.local, cfg)}
-    names, saes = d.t.columns, {}
+    names, saes, weights = d.t.columns, {}, {}
     for run in tqdm(sweep["runs"], desc="SAEs", disable=None):
         sae, site = load_sae(sweep_dir / run["folder"], device), run["site"]
+        weights[run["name"]] = {"weights_sha256": file_sha256(sweep_dir / run["folder"] / "sae_weights.safetensors"),
+                                "d_sae": int(sae.d_sae)}
         x = np.asarray(store.acts(site)[allrows], np.float32)
         f = encode(sae, x, device=device)
         info = {"site": site, "arch": run["arch"], "d_sae": run["d_sae"], "fvu": run["metrics"].get("fvu")}
@@ -206,7 +209,7 @@ def evaluate_sweep(sweep_dir, cfg, icfg, seed=0, device="cpu"):
               "columns": names, "concept": d.t.concept, "group": d.t.group, "kind": d.t.kind,
               "counted": d.counted.tolist(),
               "positives": {s: (d.t.y[r] & d.t.m[r]).sum(0).tolist() for s, r in d.local.items()},
-              "methods": {k: _jsonable(v) for k, v in methods.items()}, "autointerp": saes}
+              "methods": {k: _jsonable(v) for k, v in methods.items()}, "autointerp": saes, "saes": weights}
     add_means(report)
     report["seconds"] = round(time.perf_counter() - t0, 1)
     return report
@@ -353,6 +356,54 @@ def write(report, sweep_dir, name):
     atomic_write_text(sweep_dir / f"{name}.md", markdown(report))
     for suffix, svg in plots(report).items():
         atomic_write_text(sweep_dir / f"{name}_{suffix}.svg", svg)
+
+
+class ConceptsError(ValueError):
+    """A concepts report that is unreadable, of another format, or inconsistent (the message names the file)."""
+
+
+RULE_KEYS = ("text", "kind", "threshold", "precision", "recall", "f1")  # what readers show of a feature's rule
+
+
+def read_concepts(sweep_dir, name="concepts"):
+    """The report `<sweep_dir>/<name>.json` checked field by field, or None when there is none.
+
+    Only what readers use is checked (the headline means, each SAE's summary and per-feature rules,
+    the weights they were computed from); anything else wrong is a ConceptsError naming the file."""
+    f = Path(sweep_dir) / f"{name}.json"
+    if not f.is_file():
+        return None
+    try:
+        r = json.loads(f.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConceptsError(f"{f} is not readable JSON ({type(e).__name__}: {e})") from None
+
+    def need(ok, what):
+        if not ok:
+            raise ConceptsError(f"{f}: {what}; rerun python -m sae.concept_eval --sae.out {sweep_dir}")
+    need(isinstance(r, dict) and r.get("format") == FORMAT,
+         f"format {r.get('format') if isinstance(r, dict) else type(r).__name__!r}, this reader reads '{FORMAT}'")
+    need(all(k in r for k in ("rows", "group", "kind", "counted", "methods", "means", "learned_groups", "autointerp",
+                              "saes", "config")), "lacks one of rows / group / kind / counted / methods / means / "
+                                                  "learned_groups / autointerp / saes / config")
+    need(all(isinstance(r["rows"].get(s), int) for s in SPLITS), f"rows must count {', '.join(SPLITS)}")
+    K = len(r["group"])
+    need(len(r["kind"]) == K == len(r["counted"]), "group, kind and counted differ in length")
+    for name_, m in r["methods"].items():
+        need(isinstance(m, dict) and m.get("kind") in ORDER, f"method {name_!r} has no known kind")
+        need(isinstance(r["means"].get("coverage", {}).get(name_), dict), f"means.coverage lacks method {name_!r}")
+    need(isinstance(r["config"].get("autointerp", {}).get("explained_f1"), (int, float)), "config.autointerp lacks explained_f1")
+    for sae, a in r["autointerp"].items():
+        w = r["saes"].get(sae)
+        need(isinstance(w, dict) and isinstance(w.get("weights_sha256"), str) and isinstance(w.get("d_sae"), int),
+             f"saes lacks the weights of {sae!r}")
+        need(isinstance(a, dict) and isinstance(a.get("summary"), dict) and isinstance(a.get("features"), list)
+             and len(a["features"]) == w["d_sae"], f"autointerp.{sae} must hold a summary and {w['d_sae']} features")
+        need(all(e is None or (isinstance(e, dict) and all(k in e for k in RULE_KEYS + ("kl", "value_change")))
+                 for e in a["features"]), f"autointerp.{sae}.features: an entry lacks one of {RULE_KEYS + ('kl', 'value_change')}")
+        need(all(k in a["summary"] for k in ("alive", "explained", "explained_frac", "candidates")),
+             f"autointerp.{sae}.summary lacks alive / explained / explained_frac / candidates")
+    return r
 
 
 def main(argv=None):

@@ -117,15 +117,12 @@ def test_index_schema_and_provenance(generated):
     assert (topk["sparsity_key"], topk["sparsity"]) == ("k", 8)
 
 
-def test_concepts_and_nan_metrics_are_carried(generated):
+def test_nan_metrics_are_carried_and_old_concept_labels_are_not_shown(generated):
+    """The viewer's labels come from the sweep's concepts.json only (tests/test_vis_labels.py); sae/concepts.py's
+    per-feature labels in the metrics are not shown (one source of labels)."""
     s = next(s for s in generated["index"]["saes"] if s["name"] == "relu_64")
-    assert s["concepts"] == {"coverage all": 0.5, "coverage mine": 0.625, "reconstruction square_acc": 0.75}
-    assert s["metrics"].get("mse") is None
-    feats = details(generated, s)
-    assert feats[3]["concepts"] == [{"property": "a1 mine", "f1": 0.9}]
-    assert feats[4].get("concepts") is None
-    other = next(s for s in generated["index"]["saes"] if s["name"] != "relu_64")
-    assert "concepts" not in details(generated, other)[0]
+    assert "concepts" not in s["metrics"] and s["labels"] is None and s["metrics"].get("mse") is None
+    assert all("concepts" not in f for f in details(generated, s))
 
 
 def test_features_summary_and_shards_cover_all(generated):

@@ -81,17 +81,6 @@ def test_page_knows_the_saelens_tensors():
     assert dict(re.findall(r"(\w+): (\d)", sizes)) == {k: str(v.itemsize) for k, v in W.DTYPES.items()}
 
 
-def test_labels_in_the_feature_summary(generated):
-    """features.json carries each feature's best concept label and its held-out F1 (null where none)."""
-    s = next(s for s in generated["index"]["saes"] if s["name"] == "topk_96")
-    summary = json.loads((generated["out"] / s["dir"] / "features.json").read_text())
-    assert summary["label"][7] == "c4 mine" and summary["label_f1"][7] == 0.812
-    assert sum(x is not None for x in summary["label"]) == 1 and summary["label_f1"][0] is None
-    plain = next(s for s in generated["index"]["saes"] if s["name"] == "relu_64")
-    summary = json.loads((generated["out"] / plain["dir"] / "features.json").read_text())
-    assert summary["label"] == [None] * 64 == summary["label_f1"]
-
-
 def test_reader_is_strict_about_the_lab_fields(generated, tmp_path):
     """An index of the previous format, or one without the network, is refused with the file named."""
     for change, message in ((lambda i: {**i, "format": "othello-vis/3"}, "has format 'othello-vis/3'"),

@@ -231,24 +231,14 @@ def test_board_lab_from_a_feature_page(lab_root, browser):
 
 
 def test_search_by_label_and_by_board(lab_root, browser):
-    """Text search finds labelled features; the list sorts by label F1; `on=POSITION` narrows the list to the
-    features firing there, largest first, as the lab computes them."""
+    """The feature map opens the dot clicked; `on=POSITION` narrows the list to the features firing there, largest
+    first, as the lab computes them (search and sort by label: tests/test_vis_labels_browser.py)."""
     start = "".join("x" if a in (15, 20) else "o" if a in (14, 21) else "-" for a in range(36)) + "x"
     with site.serve(lab_root["www"]) as url:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         problems = watch_console(page)
         page.goto(f"{url}index.html#sae={LABELLED}&dead=1")
         page.wait_for_selector(".detail[data-feature]")
-        page.fill(".controls input[type=search]", "c4 MINE")
-        page.wait_for_function("document.querySelectorAll('.feature-row').length === 1")
-        assert page.locator(".feature-row .fid").inner_text() == "#5"
-        page.fill(".controls input[type=search]", "")
-        page.select_option(".controls select", "label_f1")
-        page.wait_for_function("location.hash.includes('sort=label_f1')")
-        page.locator(".feature-list").evaluate("el => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); }")
-        assert page.locator(".feature-row[style='top:0px'] .fid").inner_text() == "#5"
-        assert page.locator("option[value=importance]").count() == 0  # no importance in the data yet
-
         # the feature map: a click on a dot opens that feature
         summary = json.loads((lab_root["www"] / "data" / "saes" / LABELLED / "features.json").read_text())
         xy = np.array([summary["map_x"], summary["map_y"]]).T

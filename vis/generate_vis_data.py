@@ -12,7 +12,10 @@ top-activating boards, samples from activation-quantile bands, the effect of the
 decoder direction on the network's policy and value (see vis/features.py) and its most
 similar features, with the magnitude flags of vis/magnitudes.py, a 2-D map of its decoder
 directions, and the weights of the network and of each SAE for the page's board lab
-(vis/weights.py; the page runs them itself). --checkpoint must be the
+(vis/weights.py; the page runs them itself), each feature's auto-interp label and importance and the
+headline table from the sweep's concept evaluation (concepts.json, sae/concept_eval.py; none: no
+labels, said on the page), and a copy of the sweep's science report (sae/science_report.py) when
+there is one. --checkpoint must be the
 network the store was collected with. The output folder --vis.out is replaced as a whole; its
 layout is vis/viewer_data.py's. A bad input is a one-line error naming the file, except one bad
 SAE of the sweep (unreadable metrics, NaN/inf weights): that one is skipped and reported (stderr,
@@ -31,6 +34,7 @@ from vis import features as F
 from vis import magnitudes as M
 from vis import viewer_data as V
 from vis import weights as WT
+from sae.science_report import headline, report_files
 from vis.sources import SAE, SourceError, Store, Sweep, weights_fingerprint
 
 EFFECT_METHOD = ("mean over up to {n} random positions where the feature fires: add (mean firing activation) x "
@@ -56,6 +60,7 @@ def build_viewer_data(sweep_dir, store_path, vis_cfg, seed, device, config_dict,
                           f"the store {store.path} holds (checkpoint sha256 differs): collect the store with "
                           f"that network ({sweep.report['store']['path']} was)")
     runs = sweep.select(vis_cfg.only)
+    concepts = sweep.concepts()  # before any SAE is evaluated: a corrupt concepts.json is a one-line error
     for run in runs:
         if run["site"] not in store.sites:
             raise SourceError(f"{sweep.where}: run '{run['name']}' is at site '{run['site']}', which the store "
@@ -94,7 +99,14 @@ def build_viewer_data(sweep_dir, store_path, vis_cfg, seed, device, config_dict,
     with V.Writer(vis_cfg.out) as w:
         boards = w.boards(records)
         w.binary(net_entry["file"], net_bytes)
-        saes = [write_sae(w, r, board_id, vis_cfg.shard_size, n, store.split) for r in results]
+        saes = []
+        for r in results:
+            labels, why_not = r["sae"].labels(concepts)
+            if why_not:
+                warnings.append(why_not)
+            saes.append(write_sae(w, r, board_id, vis_cfg.shard_size, n, store.split, labels))
+        for rel in report_files(sweep.dir):  # the science report, served beside the data
+            w.binary(f"report/{rel}", (sweep.dir / rel).read_bytes())
         out = w.commit({
             "config": config_dict,
             "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -108,6 +120,8 @@ def build_viewer_data(sweep_dir, store_path, vis_cfg, seed, device, config_dict,
             "saes": saes,
             "scaling": [scaling_row(r) for r in sweep.runs],
             "skipped": skipped,
+            "concepts": concepts_entry(concepts, sweep),
+            "report": "report/report.html" if report_files(sweep.dir) else None,
             "warnings": warnings,
         })
     for msg in warnings:
@@ -167,16 +181,14 @@ def dead_count_disagreement(r, n, store, sweep):
     return []
 
 
-def write_sae(w, r, board_id, shard_size, positions, split):
-    """Write features.json and the shards of one SAE; return its index entry."""
+def write_sae(w, r, board_id, shard_size, positions, split, labels=None):
+    """Write features.json and the shards of one SAE; return its index entry. `labels`: its auto-interp
+    entry of concepts.json ({summary, features}, vis.sources.SAE.labels) or None."""
     sae, stats, effects = r["sae"], r["stats"], r["effects"]
     folder = V.safe_name(sae.name)
-    summary, per_feature = sae.concepts()
-    details = [V.feature_detail(i, stats, effects, *r["sim"], board_id,
-                                [per_feature[i]] if per_feature and per_feature[i] else None)
-               for i in range(sae.d_sae)]
+    details = [V.feature_detail(i, stats, effects, *r["sim"], board_id) for i in range(sae.d_sae)]
     n_shards = w.sae(folder, V.feature_summary(stats, effects, r["flags"], M.effect_range(effects["logit"]), r["map"][0],
-                                                 per_feature),
+                                                 labels and labels["features"]),
                      details, shard_size)
     weights_bytes, weights = r["weights"]
     w.binary(weights["file"], weights_bytes)
@@ -184,10 +196,20 @@ def write_sae(w, r, board_id, shard_size, positions, split):
                                M.effect_scale(effects["logit"]))
     return {"name": sae.name, "dir": "saes/" + folder, "architecture": sae.arch, "site": sae.site,
             "d_in": sae.d_in, "d_sae": sae.d_sae, **sparsity(sae.k, sae.l1), "metrics": sae.shown_metrics(),
-            "alive": int((stats["count"] > 0).sum()), "concepts": summary, **magnitudes,
+            "alive": int((stats["count"] > 0).sum()), "labels": labels and labels["summary"], **magnitudes,
             "weights_sha256": weights_fingerprint(sae.folder), "metrics_sha256": sae.fingerprint,
             "shards": n_shards, "shard_size": shard_size, "weights": weights,
             "map": {"method": F.MAP_METHOD, "explained": V.nums(r["map"][1], 3)}}
+
+
+def concepts_entry(concepts, sweep):
+    """index.json's `concepts`: where the labels come from and the headline table, or why there are none."""
+    if concepts is None:
+        return {"file": None, "note": f"no concepts.json in {sweep.dir}: no labels (python -m sae.concept_eval "
+                                      f"--sae.out {sweep.dir} writes them)"}
+    return {"file": concepts["file"], "format": concepts["format"], "sha256": file_sha256(concepts["file"]),
+            "explained_f1": concepts["config"]["autointerp"]["explained_f1"],
+            "importance_rows": concepts["config"]["autointerp"]["importance_rows"], "headline": headline(concepts)}
 
 
 def sparsity(k, l1):
@@ -220,6 +242,9 @@ def check(out, sweep_dir, store_path, only):
     problems = []
     if store.fingerprint != index["store"].get("fingerprint"):
         problems.append(f"activation store {store.path} changed")
+    concepts = sweep.concepts()
+    if (concepts and file_sha256(concepts["file"])) != (index.get("concepts") or {}).get("sha256"):
+        problems.append(f"the concept labels of {sweep.dir} changed (concepts.json)")
     known = {s["name"]: s for s in index["saes"]}
     skipped = {s["name"]: s["reason"] for s in index.get("skipped", [])}
     current = {r["name"]: r for r in sweep.select(only)}

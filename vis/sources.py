@@ -3,7 +3,9 @@
 * the activation store: `sae.activations.ActivationStore`, its held-out split `sae.config.EVAL_SPLIT`;
 * the sweep report: `sae.sweep_report.read_sweep_report` (every SAE of the sweep, its settings and
   the metrics computed once when it was trained, on EVAL_SPLIT);
-* one SAE: `sae.export.load_sae` (weights, encoder) and `sae.export.load_metrics` (its metrics record).
+* one SAE: `sae.export.load_sae` (weights, encoder) and `sae.export.load_metrics` (its metrics record);
+* the sweep's concept evaluation and auto-interp labels: `sae.concept_eval.read_concepts` (`concepts.json`,
+  optional: without it the viewer has no labels), and the science report's files (`sae.science_report`).
 
 Each reader knows the one format its writer wrote. A missing or malformed field is a
 SourceError naming the file; nothing is guessed and no value is filled in from elsewhere.
@@ -16,6 +18,7 @@ import torch
 
 from alphazero.checkpoint import file_sha256
 from sae.activations import ActivationStore, ActivationStoreError
+from sae.concept_eval import ConceptsError, read_concepts
 from sae.config import EVAL_SPLIT
 from sae.export import SAELoadError, load_metrics, load_sae
 from sae.sweep_report import FILE as REPORT_FILE
@@ -80,6 +83,14 @@ class Sweep:
         for run in self.runs:
             check_metrics(run["metrics"], f"{self.where}: run '{run['name']}'")
 
+    def concepts(self):
+        """The concept evaluation of the sweep (read_concepts, plus its `file`), or None when it has none."""
+        try:
+            report = read_concepts(self.dir)
+        except ConceptsError as e:
+            raise SourceError(str(e)) from None
+        return None if report is None else {**report, "file": str(self.dir / "concepts.json")}
+
     def select(self, only):
         """The runs named in the comma list `only` ('' = all); an unknown name is an error."""
         if not only:
@@ -128,27 +139,25 @@ class SAE:
         self.device = device
         self.W_dec = self.module.W_dec.detach().float().cpu().numpy()  # [d_sae, d_in]
 
-    def concepts(self):
-        """The board-concept evaluation in the metrics (sae/concepts.py), or (None, None) when it was not run.
+    def labels(self, concepts):
+        """(this SAE's auto-interp entry {summary, features} of the concepts report, None) or (None, why not).
 
-        Returns (summary {"coverage <group>": x, "reconstruction <key>": x}, per-feature list [d_sae] of
-        entry dicts or None).
-        """
-        c = self.metrics.get("concepts")
-        if c is None:
+        Labels of other weights (the SAE was retrained after the concept evaluation) are refused:
+        a label that describes another feature is worse than none."""
+        if concepts is None:
             return None, None
-        where = f"{self.folder / 'metrics.json'}: metrics.concepts"
-        if not isinstance(c, dict) or not all(isinstance(c.get(k), dict) for k in ("coverage", "reconstruction")):
-            raise SourceError(f"{where} must hold the objects 'coverage' and 'reconstruction'")
-        per = c.get("features")
-        if not isinstance(per, list) or len(per) != self.d_sae or not all(e is None or isinstance(e, dict) for e in per):
-            raise SourceError(f"{where}.features must list one entry (object or null) per feature ({self.d_sae})")
-        summary = {f"{group} {k}": v for group in ("coverage", "reconstruction")
-                   for k, v in c[group].items() if _number(v)}
-        return summary, per
+        where = concepts["file"]
+        entry, weights = concepts["autointerp"].get(self.name), concepts["saes"].get(self.name)
+        if entry is None:
+            return None, f"{where} has no rules for SAE {self.name}"
+        if weights["weights_sha256"] != weights_fingerprint(self.folder) or weights["d_sae"] != self.d_sae:
+            return None, (f"{where} was computed from other weights of SAE {self.name} (retrained since?): "
+                          f"rerun python -m sae.concept_eval --sae.out {self.folder.parent}")
+        return entry, None
 
     def shown_metrics(self):
-        """The metrics as the page shows them: all but the per-feature concept labels (shown per feature)."""
+        """The metrics as the page shows them: all but sae/concepts.py's per-feature labels (the viewer's labels
+        are the auto-interp rules of concepts.json, one source; see labels())."""
         return {k: v for k, v in self.metrics.items() if k != "concepts"}
 
     @torch.inference_mode()

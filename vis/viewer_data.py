@@ -7,6 +7,7 @@ Layout of the folder (all read by vis/js/data.js, which checks FORMAT in every J
     net/weights.bin             the network, for the page's board lab (vis/weights.py's layout)
     saes/<dir>/weights.bin      that SAE's encoder and decoder, likewise
     boards/<k>.bin              the shared board table, BOARDS_PER_CHUNK records per file
+    report/                     the sweep's science report (sae/science_report.py), copied as written, when there is one
     saes/<dir>/features.json    FORMAT + per-feature summary arrays SUMMARY_ARRAYS (one compact file per SAE)
     saes/<dir>/shards/<k>.json  FORMAT + details of features k*S .. k*S+S-1, loaded on demand
 
@@ -30,7 +31,7 @@ import numpy as np
 
 from othello.atomic import atomic_replace_dir, atomic_write, atomic_write_text
 
-FORMAT = "othello-vis/4"  # bump with FORMAT in vis/js/data.js whenever the layout changes
+FORMAT = "othello-vis/5"  # bump with FORMAT in vis/js/data.js whenever the layout changes
 RECORD_BYTES = 20
 BOARDS_PER_CHUNK = 4096
 
@@ -93,34 +94,39 @@ def finite(obj):
 
 
 SUMMARY_ARRAYS = ("density", "max", "mean", "dead", "top_move", "count", "reach", "negligible", "one_hit",
-                  "effect_lo", "effect_hi", "label", "label_f1", "map_x", "map_y")  # features.json's parallel arrays (vis/js/validate.js checks them)
+                  "effect_lo", "effect_hi", "label", "label_kind", "label_precision", "label_recall", "label_f1",
+                  "importance", "value_change", "map_x", "map_y")  # features.json's parallel arrays (vis/js/validate.js checks them)
 
 
-def feature_summary(stats, effects, flags, effect_range, xy, concepts=None):
+def feature_summary(stats, effects, flags, effect_range, xy, labels=None):
     """The per-SAE features.json: parallel arrays, one entry per feature.
 
     `flags`: vis.magnitudes.feature_flags; `effect_range` [d, 2]: each feature's smallest and
     largest mean logit change (the per-feature range printed beside the shared-scale heatmap);
-    `concepts`: per-feature concept entries (vis.sources.SAE.concepts) or None: `label` is the board
-    property a feature predicts best and `label_f1` its held-out F1 (null without one); `xy` [d, 2]:
+    `labels`: the SAE's per-feature auto-interp entries (sae.autointerp.explain + summarise, read
+    through sae.concept_eval.read_concepts) or None: `label` is the feature's rule, `label_kind` its
+    kind, `label_precision` / `label_recall` / `label_f1` its test scores, `importance` the mean policy
+    KL and `value_change` the mean |value change| when it is ablated (null without one); `xy` [d, 2]:
     the feature map's coordinates in [0, 1] (vis.features.feature_map) as `map_x`, `map_y`.
     """
-    entries = concepts or [None] * len(stats["count"])
+    entries = labels or [None] * len(stats["count"])
     d_logit = effects["logit"]
     squares = np.where(np.isnan(d_logit), -np.inf, d_logit)
     top_move = np.where(np.isfinite(squares).any(1), squares.argmax(1), -1)
+    field = lambda key, digits: [num(e.get(key), digits) if e else None for e in entries]
     return {"n": int(len(stats["count"])), "density": nums(stats["density"], 3), "max": nums(stats["max"], 3),
             "mean": nums(stats["mean"], 3), "dead": (stats["count"] == 0).astype(int).tolist(),
             "top_move": top_move.tolist(), "count": stats["count"].astype(int).tolist(),
             "reach": nums(flags["reach"], 3), "negligible": flags["negligible"].tolist(),
             "one_hit": flags["one_hit"].tolist(), "effect_lo": nums(effect_range[:, 0], 3),
             "effect_hi": nums(effect_range[:, 1], 3),
-            "label": [e.get("property") if e else None for e in entries],
-            "label_f1": [num(e.get("f1"), 3) if e else None for e in entries],
+            "label": [e["text"] if e else None for e in entries], "label_kind": [e["kind"] if e else None for e in entries],
+            "label_precision": field("precision", 3), "label_recall": field("recall", 3), "label_f1": field("f1", 3),
+            "importance": field("kl", 3), "value_change": field("value_change", 3),
             "map_x": np.round(xy[:, 0], 3).tolist(), "map_y": np.round(xy[:, 1], 3).tolist()}
 
 
-def feature_detail(i, stats, effects, sim_ids, sim_cos, board_id, concepts=None):
+def feature_detail(i, stats, effects, sim_ids, sim_cos, board_id):
     """One feature's entry in its shard. `board_id` maps split rows to board-table indices.
 
     `effects`: vis.features.policy_effects as a dict {logit, value, n, logit_se, value_se}.
@@ -141,8 +147,6 @@ def feature_detail(i, stats, effects, sim_ids, sim_cos, board_id, concepts=None)
         "effect": effect,
         "similar": [[int(j), num(c, 3)] for j, c in zip(sim_ids[i], sim_cos[i])],
     }
-    if concepts is not None:
-        detail["concepts"] = concepts
     return detail
 
 

@@ -15,7 +15,7 @@ import { Net } from "./net.js";
 import { Sae } from "./sae.js";
 
 export { DataError };
-export const FORMAT = "othello-vis/4"; // must match FORMAT in vis/viewer_data.py
+export const FORMAT = "othello-vis/5"; // must match FORMAT in vis/viewer_data.py
 export const DATA = "data/";
 export const COLS = "abcdef";
 

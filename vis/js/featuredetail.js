@@ -1,5 +1,5 @@
 // One feature in detail: stats, activation histogram, policy-effect heatmap, similar features,
-// concept statistics (when the SAE's metrics have them), top boards and quantile-band boards.
+// its auto-interp label and importance (from the sweep's concepts.json), top boards and quantile-band boards.
 
 import { boardCard, boardLegend } from "./board.js";
 import { effectHeatmap, histogram } from "./charts.js";
@@ -83,11 +83,26 @@ function similarCard(feat, summary, go) {
     ])))));
 }
 
-function conceptsCard(entries) {
-  return card("Concepts", el("div", { class: "concepts" }, entries.map((e) =>
-    typeof e === "object" && e !== null
-      ? el("dl", {}, Object.entries(e).flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: typeof v === "number" ? fmt(v) : JSON.stringify(v) })]))
-      : el("p", { text: String(e) }))));
+// The feature's auto-interp label (its best rule over the game concepts, sae/autointerp.py) and importance.
+function labelCard(index, summary, id) {
+  const c = index.concepts;
+  if (c.file === null) return card("Label", el("p", { class: "note labels-note", text: c.note }));
+  if (summary.label[id] === null) {
+    return card("Label", el("p", { class: "note", text: summary.label.some((l) => l !== null)
+      ? "No rule: the feature fires on too few training positions to fit one (or is dead)."
+      : "This SAE has no labels in the concept evaluation (see the warnings)." }));
+  }
+  const split = c.headline.split, n = c.headline.rows[split];
+  return card("Label (auto-interp)", [
+    el("p", { class: "label-rule", text: summary.label[id] }),
+    el("dl", {}, [["kind", summary.label_kind[id]], ["precision", fmt(summary.label_precision[id], 3)],
+      ["recall", fmt(summary.label_recall[id], 3)], ["F1", fmt(summary.label_f1[id], 3)],
+      ["importance", summary.importance[id] === null ? "–" : `policy KL ${fmt(summary.importance[id])}`],
+      ["|Δ value|", fmt(summary.value_change[id])]].flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })])),
+    el("p", { class: "note", text: `Rule fitted on train, chosen on val, scored on the first ${fmt(n)} positions of the ${split} split ` +
+      `(held-out games); explained at F1 >= ${c.explained_f1}. Importance: mean KL(clean || ablated) of the policy and mean ` +
+      `|value change| when the feature is removed, over up to ${c.importance_rows} of those positions where it fires.` }),
+  ], "label-card");
 }
 
 // Build the detail panel for feature `id` (its data must be fetched already).
@@ -109,12 +124,12 @@ export function renderFeature(root, { index, sae, summary, feat, go }) {
     ]),
   ]);
   const cards = el("div", { class: "cards" }, [
+    labelCard(index, summary, id),
     card("Activation histogram", dead ? el("p", { class: "note", text: `Never fires on the ${n} positions of the ${index.store.split} split.` })
       : histogram(feat.hist, feat.count, n)),
     effectCard(feat, sae, summary),
     similarCard(feat, summary, go),
     mapCard(sae, summary, id, go),
-    feat.concepts ? conceptsCard(feat.concepts) : null,
   ]);
   const flagged = [["negligible", summary.negligible[id]], ["one hit", summary.one_hit[id]]].filter(([, on]) => on);
   const warn = flagged.length ? el("p", { class: "flag-note" }, flagged.map(([k]) =>

@@ -1,14 +1,22 @@
 // The feature map: every feature of an SAE as a dot at its decoder direction's 2-D coordinates
 // (features.json map_x / map_y; the method is the SAE's index `map.method`), coloured by density
-// or by the kind of its concept label; the feature shown is ringed; a click opens the nearest.
+// or by the concept its label (auto-interp rule) tests first; the feature shown is ringed; a click opens the nearest.
 // A canvas, not SVG: 16k dots redraw in a few ms on every feature switch.
 
 import { el, fmt, pct } from "./dom.js";
 
 const SIZE = 260, PAD = 8;
 let colourBy = "density"; // kept across features of the page
-const KINDS = { mine: "#1b6e4a", theirs: "#b3261e", empty: "#2166ac", legal: "#ff9f1c" }; // a label's last word
+const PALETTE = ["#1b6e4a", "#b3261e", "#2166ac", "#ff9f1c", "#8c564b", "#e377c2", "#17becf"];
 const OTHER = "#5b4bb7", NONE = "#d5d9de";
+const root = (label) => label.replace(/^[(]/, "").replace(/^not /, "").split(/\s+/)[0]; // the rule's first concept, e.g. "legal"
+
+// The most common first concepts of the SAE's labels, each with a colour (the rest share OTHER)
+function labelKinds(labels) {
+  const n = new Map();
+  for (const l of labels) if (l) n.set(root(l), (n.get(root(l)) || 0) + 1);
+  return new Map([...n].sort((a, b) => b[1] - a[1]).slice(0, PALETTE.length).map(([k], i) => [k, PALETTE[i]]));
+}
 
 function densityColour(d) { // log scale 1e-5 .. 1: pale to dark green
   const t = d > 0 ? Math.max(0, Math.min(1, (Math.log10(d) + 5) / 5)) : 0;
@@ -16,15 +24,16 @@ function densityColour(d) { // log scale 1e-5 .. 1: pale to dark green
   return `rgb(${c.join(",")})`;
 }
 
-function labelColour(label) {
+function labelColour(kinds, label) {
   if (!label) return NONE;
-  return KINDS[label.trim().split(/\s+/).pop()] || OTHER;
+  return kinds.get(root(label)) || OTHER;
 }
 
 export function mapCard(sae, summary, id, go) {
   const canvas = el("canvas", { width: SIZE * 2, height: SIZE * 2, class: "feature-map", style: `width:${SIZE}px;height:${SIZE}px`,
     "aria-label": "feature map" });
   const labelled = summary.label.some((l) => l !== null);
+  const kinds = labelKinds(summary.label);
   if (!labelled) colourBy = "density";
   const pos = (i) => [PAD + summary.map_x[i] * (SIZE - 2 * PAD), PAD + (1 - summary.map_y[i]) * (SIZE - 2 * PAD)];
   function draw() {
@@ -34,7 +43,7 @@ export function mapCard(sae, summary, id, go) {
     for (let i = 0; i < summary.n; i++) {
       const [x, y] = pos(i);
       g.globalAlpha = summary.dead[i] ? 0.25 : 0.85;
-      g.fillStyle = colourBy === "label" ? labelColour(summary.label[i]) : densityColour(summary.density[i]);
+      g.fillStyle = colourBy === "label" ? labelColour(kinds, summary.label[i]) : densityColour(summary.density[i]);
       g.beginPath();
       g.arc(x, y, 2.2, 0, 2 * Math.PI);
       g.fill();
@@ -63,12 +72,12 @@ export function mapCard(sae, summary, id, go) {
     canvas.style.cursor = i < 0 ? "default" : "pointer";
   });
   const sel = el("select", { "aria-label": "colour the map by", onchange: () => { colourBy = sel.value; draw(); legend(); } },
-    [["density", "colour: density"], ...(labelled ? [["label", "colour: label kind"]] : [])].map(([v, t]) =>
+    [["density", "colour: density"], ...(labelled ? [["label", "colour: label's concept"]] : [])].map(([v, t]) =>
       el("option", { value: v, text: t, selected: v === colourBy })));
   const key = el("div", { class: "map-key" });
   function legend() {
     key.replaceChildren(...(colourBy === "label"
-      ? [...Object.entries(KINDS), ["other label", OTHER], ["no label", NONE]].map(([k, c]) => el("span", {}, [el("i", { style: `background:${c}` }), k]))
+      ? [...kinds, ["other label", OTHER], ["no label", NONE]].map(([k, c]) => el("span", {}, [el("i", { style: `background:${c}` }), k]))
       : [el("span", { text: "density: pale 1e-5 … dark 1 (log); faded = dead" })]));
   }
   draw();

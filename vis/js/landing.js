@@ -1,5 +1,7 @@
 // Landing page: every SAE in a grid (architecture x sparsity rows, dictionary-size columns)
-// with the metrics recorded at training time, and the sweep's scaling plots drawn from index.scaling.
+// with the metrics recorded at training time, the concept-evaluation headline table and the
+// important-but-unexplained features (index.concepts, saes[].labels: from the sweep's concepts.json),
+// a link to the science report, and the sweep's scaling plots drawn from index.scaling.
 
 import { colourFor, scatterPlot } from "./charts.js";
 import { el, fmt, pct } from "./dom.js";
@@ -42,6 +44,10 @@ function saeCard(s, index) {
     ...group(`viewer · ${index.store.split} · ${fmt(viewerN)} pos.`, `counted by the viewer's generator on ${viewerN} positions of the ${index.store.split} split`, [
       ["near-dead", share("near_dead"), `${s.definitions.near_dead}: dead: ${s.definitions.dead}; negligible: ${s.definitions.negligible}`],
       ["one-hit", share("one_hit"), s.definitions.one_hit]]),
+    ...(s.labels ? group(`labels · ${index.concepts.headline.split} · ${fmt(index.concepts.headline.rows[index.concepts.headline.split])} pos.`,
+      `auto-interpretation (sae/autointerp.py): each alive feature's best rule over the game concepts, fitted on train, chosen on val, scored on these positions`, [
+        ["explained", `${s.labels.explained}/${s.labels.alive} (${pct(s.labels.explained_frac)})`, `alive features whose rule reaches test F1 >= ${index.concepts.explained_f1}`],
+        ["median F1", fmt(s.labels.median_f1 ?? null), "median test F1 of the alive features' rules"]]) : []),
   ]);
 }
 
@@ -94,6 +100,52 @@ function scalingPlots(rows, split) {
   ]);
 }
 
+// Coverage per concept group for every SAE beside its random twin, the probes and always-on
+// (sae.science_report.headline: the report's first table, the same numbers).
+function headlineTable(c) {
+  const h = c.headline, r = h.rows, groups = new Map(h.groups.map((g) => [g.name, g]));
+  const head = (col) => {
+    const g = groups.get(col);
+    return el("th", { text: g ? `${col}${g.learned ? " *" : ""}` : col,
+      title: g ? `${g.kind} concepts; ${g.n} columns counted${g.learned ? "; learned: a probe on the trained network beats one on an untrained network" : ""}` : "mean over the counted columns of that kind" });
+  };
+  return el("section", { class: "headline" }, [
+    el("h2", { text: "Concept coverage per group" }),
+    el("p", { class: "note", text: `Mean ${h.split}-split F1 of the best single unit per concept column (Karvonen coverage); units and ` +
+      `thresholds chosen on val. Rows train / val / ${h.split}: ${fmt(r.train)} / ${fmt(r.val)} / ${fmt(r[h.split])} positions ` +
+      `(held-out games). * = learned group. From ${c.file}.` }),
+    el("table", {}, [
+      el("thead", {}, el("tr", {}, [el("th", { text: "method" }), el("th", { text: "L0" }), ...h.columns.map(head)])),
+      el("tbody", {}, h.methods.map((m) => el("tr", { class: `kind-${m.kind}` }, [
+        el("td", { text: m.name }), el("td", { text: m.l0 === null || m.l0 === undefined ? "" : fmt(m.l0) }),
+        ...h.columns.map((col) => el("td", { text: fmt(m.coverage[col] ?? null) }))]))),
+    ]),
+  ]);
+}
+
+// Per SAE: how many alive features a rule explains, and the important ones no rule explains.
+function candidatesList(index) {
+  const c = index.concepts;
+  return el("section", { class: "candidates" }, [
+    el("h2", { text: "Important but unexplained" }),
+    el("p", { class: "note", text: `Features whose best rule reaches test F1 < ${c.explained_f1}, ranked by importance: the mean ` +
+      `policy KL when the feature is ablated, over up to ${c.importance_rows} ${c.headline.split}-split positions where it fires. ` +
+      "Candidate concepts the network found on its own." }),
+    ...index.saes.filter((s) => s.labels).flatMap((s) => [
+      el("h3", { text: `${s.name}: ${s.labels.explained} of ${s.labels.alive} alive features explained (${pct(s.labels.explained_frac)})` }),
+      el("ol", {}, s.labels.candidates.map((x) => el("li", {}, [
+        el("a", { href: `#sae=${encodeURIComponent(s.name)}&f=${x.feature}`, text: `#${x.feature}` }),
+        ` policy KL ${fmt(x.kl)}, |Δ value| ${fmt(x.value_change, 2)}, fires on ${pct(x.freq_test)}; best rule “${x.text}” (F1 ${fmt(x.f1, 2)})`]))),
+    ]),
+  ]);
+}
+
+function conceptsSection(index) {
+  const c = index.concepts;
+  if (c.file === null) return el("section", { class: "headline" }, [el("h2", { text: "Concepts" }), el("p", { class: "note labels-note", text: c.note })]);
+  return [headlineTable(c), candidatesList(index)];
+}
+
 export function renderLanding(root, index) {
   const n = index.saes.length, split = index.sweep.eval_split;
   const skipped = index.skipped || [];
@@ -106,8 +158,10 @@ export function renderLanding(root, index) {
         `all on held-out games of the ${split} split, sample sizes as shown (pos. = positions). ` +
         `Hover a label or a number for its definition. Choose an SAE to explore its features.` }),
       skipped.length ? el("p", { class: "error", text: `Left out (unreadable inputs): ${skipped.map((x) => `${x.name}: ${x.reason}`).join("; ")}` }) : null,
+      index.report ? el("p", {}, el("a", { class: "report-link", href: `data/${index.report}`, text: "Science report of this sweep (tables, plots, candidate concepts with boards)" })) : null,
     ]),
     n ? saeGrid(index.saes, index) : el("p", { class: "empty", text: "No SAEs in this data. Train some, then rerun python vis/generate_vis_data.py." }),
+    ...[].concat(conceptsSection(index)),
     scalingPlots(index.scaling || [], split),
   );
 }

@@ -12,7 +12,8 @@ import { checkWeightsEntry } from "./weights.js";
 export const RECORD_BYTES = 20; // the board record getBoard decodes (RECORD_BYTES in vis/viewer_data.py)
 // features.json's parallel arrays: SUMMARY_ARRAYS in vis/viewer_data.py (a test keeps the two equal)
 export const SUMMARY_ARRAYS = ["density", "max", "mean", "dead", "top_move", "count", "reach", "negligible", "one_hit",
-  "effect_lo", "effect_hi", "label", "label_f1", "map_x", "map_y"];
+  "effect_lo", "effect_hi", "label", "label_kind", "label_precision", "label_recall", "label_f1", "importance",
+  "value_change", "map_x", "map_y"];
 
 const isInt = (v) => Number.isInteger(v);
 const isCount = (v) => Number.isInteger(v) && v >= 0;
@@ -53,8 +54,18 @@ export function checkIndex(index, file) {
       `${where} (${s.name}): weights of architecture ${s.weights?.architecture} (k ${s.weights?.k}) cannot be evaluated`);
     checkWeightsEntry(s.weights, shapes, `${where} (${s.name}).weights`, file);
     need(file, s.map && typeof s.map.method === "string" && Array.isArray(s.map.explained), `${where} (${s.name}) lacks its feature map's method`);
+    need(file, s.labels === null || (s.labels && Array.isArray(s.labels.candidates) && isCount(s.labels.alive)),
+      `${where} (${s.name}): 'labels' is neither null nor a summary with alive and candidates`);
   });
+  checkConcepts(index.concepts, file);
   return index;
+}
+
+// index.concepts: where the labels come from; either a note saying there are none or the headline table
+function checkConcepts(c, file) {
+  need(file, c && (c.file === null ? typeof c.note === "string" : c.headline && Array.isArray(c.headline.methods) &&
+    Array.isArray(c.headline.columns) && Array.isArray(c.headline.groups) && c.headline.rows),
+  "'concepts' is neither a note nor a headline table");
 }
 
 export function checkFeatures(summary, sae, file) {
@@ -63,8 +74,6 @@ export function checkFeatures(summary, sae, file) {
     const a = summary[k];
     need(file, Array.isArray(a) && a.length === sae.d_sae, `'${k}' has ${Array.isArray(a) ? a.length : "no"} entries, expected ${sae.d_sae}`);
   }
-  const imp = summary.importance; // optional: each feature's ablation effect, when the generator writes it
-  need(file, imp === undefined || (Array.isArray(imp) && imp.length === sae.d_sae), `'importance' does not have ${sae.d_sae} entries`);
   return summary;
 }
 
