@@ -20,6 +20,7 @@ Then it prints how to open the viewer: cd vis && python -m http.server 8000.
 Every setting is a flag of the one config tree (`--help` lists them). The pipeline starts
 from PRESET below (small sizes that keep the main job near 10 minutes), then `--config`, then flags.
 """
+import dataclasses
 import json
 import sys
 import time
@@ -97,6 +98,7 @@ def main(argv=None):
     args = config.parse(PipelineArgs, argv, __doc__, preset=PRESET)
     cfg = args.cfg
     device = config.resolve_device(cfg.device)
+    cfg = dataclasses.replace(cfg, device=device)  # every stage gets the resolved device ('auto' -> cpu / cuda)
     if cfg.wandb:
         config.require_wandb()
     record = config.to_dict(cfg)

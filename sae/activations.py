@@ -169,6 +169,19 @@ def write_store(out_dir, manifest_fields, arrays, act_dtype=None):
     return writer.close(manifest_fields)
 
 
+def pinned(device):
+    """Whether batches go to `device` through pinned (page-locked) host memory: only for CUDA, where it
+    lets the copy run asynchronously (non_blocking) while the GPU still works on earlier batches."""
+    return torch.device(device).type == "cuda"
+
+
+def to_device(tensor, device):
+    """A host tensor on `device`: pinned + non_blocking for CUDA (pinned), a plain `.to` otherwise."""
+    if pinned(device):
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
 def _open_npy(f):
     """Memory-map one .npy file; a corrupt one raises ActivationStoreError naming it."""
     try:
@@ -252,7 +265,8 @@ class ActivationStore:
         seed (seed, e)), so batch t is a pure function of (seed, t): resuming at
         `start_step` continues the exact same stream. Rows are read `block_batches`
         batches at a time in sorted order (near-sequential reads of the memmap),
-        converted to float32 once, then put back in permuted order.
+        converted to float32 once, then put back in permuted order. On CUDA a block is copied
+        from pinned memory without blocking (`pinned`), so reading the next block overlaps the GPU's work.
         """
         self.check(site)
         a, b = self.split_rows(split)
@@ -270,8 +284,8 @@ class ActivationStore:
                 p += len(parts[-1])
             take = np.concatenate(parts)
             order = np.argsort(take, kind="stable")
-            rows = torch.from_numpy(np.ascontiguousarray(src[a + take[order]])).to(device).float()
-            rows = rows[torch.from_numpy(np.argsort(order)).to(device)]  # undo the sort: permuted order
+            rows = to_device(torch.from_numpy(np.ascontiguousarray(src[a + take[order]])), device).float()
+            rows = rows[to_device(torch.from_numpy(np.argsort(order)), device)]  # undo the sort: permuted order
             for i in range(block_batches):
                 yield rows[i * batch_size:(i + 1) * batch_size]
             pos += block

@@ -11,6 +11,11 @@ test BY GAME, and written as an activation store (sae/activations.py). For each 
 the store keeps the activations at every requested site, the board from the mover's side,
 side to move, ply, legal mask, game id, source and the network's policy and value, all
 from one forward pass of one checkpoint, whose sha256 the manifest records with the full config.
+
+Games are played as a fixed sequence of tasks (`tasks`: round after round, each source's share
+of `batch_games`), every task with its own generators seeded by [seed, task], and de-duplicated in
+task order: so `--collect.backend ray` (tasks and forward passes spread over Ray actors,
+sae/ray_jobs.py) writes the same store as the local backend.
 """
 import datetime
 import time
@@ -123,14 +128,57 @@ def play_games(model, n_games, opponent, ccfg, first_game_id):
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
+def tasks(mix, batch_games):
+    """The endless task sequence: (task, source index, spec, games, first game id), round after round over the mix."""
+    task, first = 0, 0
+    while True:
+        for source, (spec, share) in enumerate(mix.items()):
+            n = max(2, int(round(batch_games * share)))
+            yield task, source, spec, n, first
+            task, first = task + 1, first + n
+
+
+class TaskPlayer:
+    """The model (sampled policy) and its opponents, playing tasks. Each task reseeds every player's
+    generator from [seed, task, role], so a task's games depend on nothing else: any process may play it."""
+
+    def __init__(self, net, collect_cfg, mix, seed, device):
+        self.model = PolicyPlayer(DistinctRows(net), device, temperature=collect_cfg.temperature, seed=seed)
+        self.opponents = {spec: None if spec == SELF else make_player(spec, device=device, seed=seed) for spec in mix}
+        self.cfg, self.seed = collect_cfg, seed
+
+    def play(self, task, source, spec, n, first):
+        """Positions of the task's `n` games (play_games' arrays plus `source`)."""
+        opponent = self.opponents[spec]
+        for role, player in enumerate((self.model, opponent)):
+            if player is not None and hasattr(player, "rng"):
+                player.rng = np.random.default_rng([self.seed, task, role])
+        pos = play_games(self.model, n, opponent, self.cfg, first)
+        pos["source"] = np.full(len(pos["me"]), source, np.int8)
+        return pos
+
+
+def record(net, me, opp, sites, device, act_dtype):
+    """The network on positions, as the store keeps it: {acts_<site> (act_dtype), policy, value}."""
+    with torch.inference_mode():
+        logits, v_logits, cache = net.run_with_cache(boards_tensor(me, opp, device), sites)
+    return {**{f"acts_{s}": cache[s].float().cpu().numpy().astype(act_dtype) for s in sites},
+            "policy": torch.softmax(logits.float(), -1).cpu().numpy().astype(np.float16),
+            "value": value_from_logits(v_logits.float()).cpu().numpy().astype(np.float32)}
+
+
 def collect(checkpoint_path, sites, collect_cfg, seed, device, config_dict):
     """Stage: play games, keep unique positions, record the network on them -> the ActivationStore at collect_cfg.out.
 
     `sites`: a site spec ('2', 'resid.2', 'embed,resid.1', 'all') or a list of site names;
-    `config_dict`: the run's config tree (config.to_dict), recorded in the manifest.
-    Raises ValueError (CheckpointError, ActivationStoreError, ...) naming what is wrong.
+    `config_dict`: the run's config tree (config.to_dict), recorded in the manifest (with `collect_cfg.backend`
+    ray, its train.ray_* settings place the actors).
+    Raises ValueError (CheckpointError, ActivationStoreError, RayBackendError, ...) naming what is wrong.
     """
     c = collect_cfg
+    if c.backend != "local":  # checked before any work; ray is imported only here
+        from sae.ray_jobs import check_backend
+        check_backend(c.backend, "collect.backend")
     t_start = time.perf_counter()
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
@@ -138,29 +186,38 @@ def collect(checkpoint_path, sites, collect_cfg, seed, device, config_dict):
     net = network_from_checkpoint(ck, device)
     sites = parse_sites(sites, net.sites) if isinstance(sites, str) else parse_sites(",".join(sites), net.sites)
     mix = parse_mix(c.mix)
-    model = PolicyPlayer(DistinctRows(net), device, temperature=c.temperature, seed=seed)  # Gumbel-max sampling per game
-    opponents = {spec: None if spec == SELF else make_player(spec, device=device, seed=seed) for spec in mix}
     if c.positions < 1 or c.batch_games < 1:
         raise ValueError(f"collect.positions and collect.batch_games must be >= 1, got {c.positions} and {c.batch_games}")
     if not (0 <= c.val_frac and 0 <= c.test_frac and c.val_frac + c.test_frac < 1):
         raise ValueError(f"collect.val_frac ({c.val_frac}) and collect.test_frac ({c.test_frac}) must be >= 0 with a sum < 1")
 
-    # --- play games until there are enough unique positions ---
-    chunks, seen, n_unique, n_games = [], np.zeros(0, np.uint64), 0, 0
+    player = TaskPlayer(net, c, mix, seed, device)  # here too with ray: a bad player spec fails before any actor starts
+    pool = None
+    if c.backend == "ray":  # actors play tasks and run the network; this process de-duplicates and writes
+        from sae.ray_jobs import collect_pool
+        pool = collect_pool(ck, c, mix, seed, config_dict)
+    try:
+        return _collect(pool, player, net, ck, checkpoint_path, sites, mix, c, seed, device, config_dict, rng, t_start)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _collect(pool, player, net, ck, checkpoint_path, sites, mix, c, seed, device, config_dict, rng, t_start):
+    """collect() after its checks: `pool` (sae.ray_jobs.RayPool of CollectWorkers) or None (this process)."""
+    # --- play games (task by task, in task order) until there are enough unique positions ---
+    played = (pool.imap("play", tasks(mix, c.batch_games)) if pool is not None
+              else (player.play(*t) for t in tasks(mix, c.batch_games)))
+    chunks, seen, n_unique = [], np.zeros(0, np.uint64), 0
     bar = tqdm(total=c.positions, desc="positions", unit="pos", disable=None)
-    while n_unique < c.positions:
-        for source, (spec, share) in enumerate(mix.items()):
-            n = max(2, int(round(c.batch_games * share)))
-            pos = play_games(model, n, opponents[spec], c, n_games)
-            n_games += n
-            keep, seen = first_unseen(position_keys(pos["me"], pos["opp"]), seen)  # first occurrence wins
-            pos = {k: v[keep] for k, v in pos.items()}
-            pos["source"] = np.full(int(keep.sum()), source, np.int8)
-            chunks.append(pos)
-            n_unique += int(keep.sum())
-            bar.update(int(keep.sum()))
-            if n_unique >= c.positions:
-                break
+    for pos in played:
+        keep, seen = first_unseen(position_keys(pos["me"], pos["opp"]), seen)  # first occurrence wins
+        chunks.append({k: v[keep] for k, v in pos.items()})
+        n_unique += int(keep.sum())
+        bar.update(int(keep.sum()))
+        if n_unique >= c.positions:
+            break
+    played.close()  # with ray: the tasks still queued are cancelled before the forward passes queue up
     bar.close()
     pos = {k: np.concatenate([ch[k] for ch in chunks])[:c.positions] for k in chunks[0]}
     t_games = time.perf_counter() - t_start
@@ -176,21 +233,21 @@ def collect(checkpoint_path, sites, collect_cfg, seed, device, config_dict):
     # --- one forward pass per batch: activations, policy, value ---
     N = len(pos["me"])
     writer = StoreWriter(c.out, N, sites, net.cfg.d_model, c.dtype)
-    for i in tqdm(range(0, N, FORWARD_BATCH), desc="activations", unit="batch", disable=None):
+    starts = range(0, N, FORWARD_BATCH)
+    jobs = ((pos["me"][i:i + FORWARD_BATCH], pos["opp"][i:i + FORWARD_BATCH], sites) for i in starts)
+    recorded = ((record(net, *job, device, c.dtype) for job in jobs) if pool is None
+                else pool.imap("record", ((*job, c.dtype) for job in jobs)))
+    for i, out in zip(tqdm(starts, desc="activations", unit="batch", disable=None), recorded):
         rows = slice(i, i + FORWARD_BATCH)
         me, opp = pos["me"][rows], pos["opp"][rows]
-        with torch.inference_mode():
-            logits, v_logits, cache = net.run_with_cache(boards_tensor(me, opp, device), sites)
         writer.write(i, {
-            **{f"acts_{s}": cache[s].float().cpu().numpy() for s in sites},
+            **out,
             "boards": game.to_planes(me, opp).astype(np.int8),
             "mover": np.where(pos["ply"][rows] % 2 == 0, 1, -1).astype(np.int8),
             "ply": pos["ply"][rows].astype(np.int16),
             "legal": game.legal_mask(me, opp),
             "game_id": pos["game_id"][rows].astype(np.int32),
             "source": pos["source"][rows],
-            "policy": torch.softmax(logits.float(), -1).cpu().numpy().astype(np.float16),
-            "value": value_from_logits(v_logits.float()).cpu().numpy().astype(np.float32),
         })
     writer.close({
         "config": config_dict, "checkpoint": str(checkpoint_path), "checkpoint_sha256": file_sha256(checkpoint_path),

@@ -21,6 +21,7 @@ class CollectConfig:
     val_frac: float = 0.05       # fraction of games in the validation split
     test_frac: float = 0.05      # fraction of games in the test split
     batch_games: int = 1024      # games played in lockstep
+    backend: str = "local"       # engine: local (this process) or ray (train.ray_actors actors; cluster settings train.ray_*)
 
 
 @dataclass(frozen=True)
@@ -48,3 +49,4 @@ class SAETrainConfig:
     downstream_rows: int = 20_000  # max held-out positions for splice metrics (0: no splicing)
     match_games: int = 100       # games of each spliced network vs the clean one (0: none)
     concepts: bool = True        # evaluate board concepts (coverage, board reconstruction)
+    backend: str = "local"       # engine: local (one lockstep sweep) or ray (one lockstep group per actor; settings train.ray_*)

@@ -241,6 +241,9 @@ def train_saes(store, sae_cfgs, sae_section, site, seed, device, wandb, config_d
     net = None
     if sae_section.downstream_rows > 0:  # splicing (and its match) is off at 0
         net = network_for_store(store, checkpoint, device)  # before training: a wrong checkpoint fails fast
-    sweep = Sweep(store, sae_cfgs, sae_section, site, seed, device, wandb, config_dict)
-    members = sweep.run(resume=sae_section.resume)
+    if sae_section.backend != "local":  # one lockstep group per Ray actor: the same SAEs (sae/ray_jobs.py)
+        from sae.ray_jobs import ray_sweep
+        members = ray_sweep(store, sae_cfgs, sae_section, site, seed, device, wandb, config_dict)
+    else:
+        members = Sweep(store, sae_cfgs, sae_section, site, seed, device, wandb, config_dict).run(resume=sae_section.resume)
     return report_sweep(members, store, sae_section, site, seed, device, net, config_dict)
