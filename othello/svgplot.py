@@ -14,8 +14,8 @@ W, H, L, R, T, B = 640, 420, 70, 170, 40, 50  # canvas and margins (right margin
 def _ticks(lo, hi, log):
     if log:
         return [10.0 ** e for e in range(math.floor(lo), math.ceil(hi) + 1) if lo - 1e-9 <= e <= hi + 1e-9] or [10 ** lo]
-    step = 10 ** math.floor(math.log10((hi - lo) or 1.0))
-    for m in (1, 2, 5, 10):
+    step = 10 ** (math.floor(math.log10((hi - lo) or 1.0)) - 1)  # a decade below the range: 0..100 gets 20s, not 100s
+    for m in (1, 2, 5, 10, 20, 50, 100):
         if (hi - lo) / (step * m) <= 6:
             step *= m
             break
