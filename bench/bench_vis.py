@@ -9,7 +9,10 @@ opens `index.html#sae=...&f=...` in headless Debian chromium --runs times, each 
 fresh browser context (cold cache). "Wall" is measured by the driver from the start of
 the navigation to the feature's detail being in the page; "page" is the page's own
 performance.now() at that moment (from navigation start). Then it times stepping to the
-next feature with the arrow key (same shard, warm) and to a feature in another shard.
+next feature with the arrow key (same shard, warm) and to a feature in another shard, and
+the board lab: its first render from the start position (fetching and decoding the network's
+and the SAE's weights) and `--lab-edits` moves played by clicking, each timed by the page from
+the click to the new policy, value and active features in the DOM (vis.site.time_lab_edits).
 Prints a table, saves a screenshot to bench/vis_feature.png, and with --record appends the
 table to bench/RESULTS.md with machine, date and command.
 """
@@ -57,6 +60,7 @@ class BenchVisArgs:
     features: int = 4096         # SAE size
     games: int = 400             # random games in the stand-in store
     runs: int = 5                # cold page loads to time
+    lab_edits: int = 10          # moves played in the board lab per run (each one timed)
     record: bool = False         # append the table to bench/RESULTS.md
     cfg: Annotated[config.Config, tyro.conf.arg(name="")] = config.Config()
 
@@ -86,7 +90,7 @@ def main(argv=None):
         first_kb = sum((www / "data" / p).stat().st_size for p in
                        ["index.json", f"{sae['dir']}/features.json", f"{sae['dir']}/shards/0.json", "boards/0.bin"]) / 1024
 
-        rows = []
+        rows, lab = [], []
         with sync_playwright() as p, site.serve(www) as url:
             browser = site.launch(p)
             for r in range(args.runs):
@@ -100,6 +104,7 @@ def main(argv=None):
                     page.screenshot(path=str(BENCH / "vis_feature.png"), full_page=True)
                 page.context.close()
                 rows.append((r + 1, wall, page_ms, same, other))
+                lab.append(site.time_lab_edits(browser, f"{url}index.html#lab=", edits=args.lab_edits))
             browser.close()
 
     med = lambda k: statistics.median(row[k] for row in rows)
@@ -109,6 +114,12 @@ def main(argv=None):
         *[f"| {r} | {w:.0f} | {p:.0f} | {s:.0f} | {o:.0f} |" for r, w, p, s, o in rows],
         f"| median | {med(1):.0f} | {med(2):.0f} | {med(3):.0f} | {med(4):.0f} |",
     ]
+    edits = sorted(t for _, total, _ in lab for t in total)
+    compute = sorted(t for _, _, c in lab for t in c)
+    lines += ["", "| board lab | median | max |", "|---|---|---|",
+              f"| first render, ms | {statistics.median(f for f, _, _ in lab):.0f} | {max(f for f, _, _ in lab):.0f} |",
+              f"| per edit (click to new view), ms | {statistics.median(edits):.1f} | {edits[-1]:.1f} |",
+              f"| per edit, forward passes only, ms | {statistics.median(compute):.1f} | {compute[-1]:.1f} |"]
     head = (f"{args.features}-feature SAE ({len(alive)} alive), {index['store']['positions']} test positions, "
             f"{index['boards']['count']} boards; generation {gen_s:.1f} s; vis/data {size_kb:.0f} KiB in all, "
             f"{first_kb:.0f} KiB fetched for the first feature (index, features.json, one shard, one board chunk).")
