@@ -23,7 +23,7 @@ ARCHS = ("relu", "topk", "batchtopk", "matryoshka", "jumprelu", "gated")
 TOPK_FAMILY = ("topk", "batchtopk", "matryoshka")  # sparsity set by k; the others by the coefficient l1
 
 # --- recipe hyperparameters: the one place each is defined; `recipe()` records them with every SAE ---
-DEFAULT_L1 = {"relu": 5.0, "gated": 10.0, "jumprelu": 100.0}  # sparsity coefficient when SAEConfig.l1 is 0 (jumprelu: of the L0-target loss)
+DEFAULT_L1 = {"relu": 3.5, "gated": 6.0, "jumprelu": 100.0}  # sparsity coefficient when SAEConfig.l1 is 0 (jumprelu: of the L0-target loss); relu / gated set from 1500-step runs (bench/RESULTS.md)
 LR_DEFAULT = 4e-4             # Adam learning rate of relu / gated / jumprelu when SAEConfig.lr is 0
 LR_TOPK_AT_REF = 2e-4         # TopK family (OpenAI 2024): this lr at LR_TOPK_REF_FEATURES features ...
 LR_TOPK_REF_FEATURES = 2 ** 14  # ... scaled by 1 / sqrt(d_sae / LR_TOPK_REF_FEATURES)

@@ -6,8 +6,8 @@
     small   one SAE per architecture at 512 features, for the quick pipeline      (6 SAEs)
 
 `small` aims every architecture at L0 = SMALL_L0 with < 5% dead features at inference: the TopK
-family by k, jumprelu by its L0 target, relu and gated by DEFAULT_L1, set from 500-step runs on
-the real store (runs/acts, resid.2, batch 4096; bench/RESULTS.md).
+family by k, jumprelu by its L0 target, relu and gated by DEFAULT_L1, set from 1500-step runs (the
+pipeline's length) on the real store (runs/acts, resid.2, 512 features, batch 4096; bench/RESULTS.md).
 
 `sae_configs(section, d_in, seed)` turns the `sae` config section into the SAEs to train:
 the named grid `section.sweep`, or one SAE per size in `section.features` (SINGLE_FEATURES
