@@ -120,6 +120,27 @@ class SelfPlayWorker:
         return {**data, "rng_state": rng.bit_generator.state}
 
 
+def start_ray(ray, ray_cfg, n_actors):
+    """Start (or join, with `ray_cfg.ray_address`) the Ray instance `n_actors` actors of `ray_cfg`'s
+    size will run on; return True if this call started it (its owner shuts it down), False when an
+    in-process caller's own instance is already running and is used as it is."""
+    if ray.is_initialized():
+        return False
+    gpus = ray_cfg.ray_actor_gpus
+    if gpus > 0 and not ray_cfg.ray_address and not torch.cuda.is_available():
+        raise RayBackendError(f"train.ray_actor_gpus {gpus} but this machine has no CUDA GPU for the "
+                              "local Ray instance (join a cluster with --train.ray-address)")
+    local = {"num_cpus": max(1, math.ceil(n_actors * ray_cfg.ray_actor_cpus)), "include_dashboard": False,
+             "object_store_memory": OBJECT_STORE_BYTES} if not ray_cfg.ray_address else {}
+    try:  # address "local" always starts a new instance (a bare init() would join one `ray start` runs)
+        ray.init(address=ray_cfg.ray_address or "local", logging_level="warning", **local)
+    except (ConnectionError, RuntimeError) as e:  # a wrong address, or a cluster's token not given
+        raise RayBackendError(f"cannot reach Ray at '{ray_cfg.ray_address or 'local'}': "
+                              f"{str(e).strip().splitlines()[0]} (an explicit address of a cluster with token "
+                              "auth needs RAY_AUTH_MODE=token and its token)") from None
+    return True
+
+
 class RaySelfPlay:
     """N self-play actors on Ray (a local instance, or the cluster at `train_cfg.ray_address`).
 
@@ -131,19 +152,7 @@ class RaySelfPlay:
         check_config(train_cfg)
         ray = self.ray = require_ray()
         n, gpus = train_cfg.ray_actors, train_cfg.ray_actor_gpus
-        self.started = not ray.is_initialized()  # an in-process caller's own instance is used and left running
-        if self.started:
-            if gpus > 0 and not train_cfg.ray_address and not torch.cuda.is_available():
-                raise RayBackendError(f"train.ray_actor_gpus {gpus} but this machine has no CUDA GPU for the "
-                                      "local Ray instance (join a cluster with --train.ray-address)")
-            local = {"num_cpus": max(1, math.ceil(n * train_cfg.ray_actor_cpus)), "include_dashboard": False,
-                     "object_store_memory": OBJECT_STORE_BYTES} if not train_cfg.ray_address else {}
-            try:  # address "local" always starts a new instance (a bare init() would join one `ray start` runs)
-                ray.init(address=train_cfg.ray_address or "local", logging_level="warning", **local)
-            except (ConnectionError, RuntimeError) as e:  # a wrong address, or a cluster's token not given
-                raise RayBackendError(f"cannot reach Ray at '{train_cfg.ray_address or 'local'}': "
-                                      f"{str(e).strip().splitlines()[0]} (an explicit address of a cluster with token "
-                                      "auth needs RAY_AUTH_MODE=token and its token)") from None
+        self.started = start_ray(ray, train_cfg, n)
         threads = max(1, int(train_cfg.ray_actor_cpus))
         actor = ray.remote(SelfPlayWorker).options(
             num_cpus=train_cfg.ray_actor_cpus, num_gpus=gpus, max_restarts=train_cfg.ray_max_restarts,

@@ -28,7 +28,6 @@ together (one sweep.json, as local). Actors read the store at its path and check
 `<sae.out>/ray_group_<k>/`: on a cluster both must be on a filesystem every node sees.
 """
 import dataclasses
-import math
 import os
 import time
 from pathlib import Path
@@ -37,7 +36,7 @@ from types import SimpleNamespace
 import torch
 
 from alphazero.config import TrainConfig
-from alphazero.ray_backend import OBJECT_STORE_BYTES, RayBackendError, check_config
+from alphazero.ray_backend import RayBackendError, check_config, start_ray
 
 BACKENDS = ("local", "ray")
 IN_FLIGHT = 2  # calls queued per actor: one running, the next already shipped
@@ -78,18 +77,7 @@ class RayPool:
         ray = self.ray = require_ray(key)
         check_config(dataclasses.replace(ray_cfg, backend="ray"))  # the self-play backend's checks of train.ray_*
         self.key, self.max_restarts, self.actors = key, ray_cfg.ray_max_restarts, []
-        self.started = not ray.is_initialized()
-        if self.started:
-            if ray_cfg.ray_actor_gpus > 0 and not ray_cfg.ray_address and not torch.cuda.is_available():
-                raise RayBackendError(f"train.ray_actor_gpus {ray_cfg.ray_actor_gpus} but this machine has no CUDA GPU "
-                                      "for the local Ray instance (join a cluster with --train.ray-address)")
-            local = {"num_cpus": max(1, math.ceil(n * ray_cfg.ray_actor_cpus)), "include_dashboard": False,
-                     "object_store_memory": OBJECT_STORE_BYTES} if not ray_cfg.ray_address else {}
-            try:  # address "local" always starts a new instance (a bare init() would join one `ray start` runs)
-                ray.init(address=ray_cfg.ray_address or "local", logging_level="warning", **local)
-            except (ConnectionError, RuntimeError) as e:
-                raise RayBackendError(f"cannot reach Ray at '{ray_cfg.ray_address or 'local'}': "
-                                      f"{str(e).strip().splitlines()[0]}") from None
+        self.started = start_ray(ray, ray_cfg, n)
         threads = max(1, int(ray_cfg.ray_actor_cpus))
         self.device = "cuda" if ray_cfg.ray_actor_gpus > 0 else "cpu"  # Ray sets CUDA_VISIBLE_DEVICES per actor
         actor = ray.remote(cls).options(

@@ -19,7 +19,6 @@ import pytest
 from safetensors.numpy import load_file
 
 import config
-from alphazero import ray_backend
 from alphazero.checkpoint import load_checkpoint, network_from_checkpoint
 from alphazero.ray_backend import RayBackendError
 from sae import collect as collect_mod
@@ -29,7 +28,7 @@ from sae.archs import SAEConfig
 from sae.config import CollectConfig
 from sae.train import train_saes
 from tests.conftest import tiny_checkpoint
-from tests.test_ray_backend import need_ray
+from tests.test_ray_backend import need_ray, ray_instance  # noqa: F401 (a fixture: one small local instance)
 
 ROOT = Path(__file__).resolve().parents[1]
 COLLECT = ["--collect.positions", "400", "--collect.batch-games", "16", "--collect.val-frac", "0.2",
@@ -53,17 +52,6 @@ def collect(ckpt, out, *flags):
 @pytest.fixture(scope="module")
 def local_store(ckpt, tmp_path_factory):
     return collect(ckpt, tmp_path_factory.mktemp("local") / "acts")
-
-
-@pytest.fixture(scope="module")
-def ray_instance():
-    """One small local instance for the pool tests (pools use it and leave it running)."""
-    need_ray()
-    import ray
-    ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=ray_backend.OBJECT_STORE_BYTES,
-             logging_level="warning")
-    yield ray
-    ray.shutdown()
 
 
 def same_store(a, b):

@@ -7,7 +7,6 @@ message naming it. Under CI (CI=true) a missing playwright or chromium FAILS
 the test with the reason (`.ci/run` installs both); elsewhere the test skips with it.
 """
 import json
-import os
 import re
 
 import pytest
@@ -15,20 +14,10 @@ import pytest
 from alphazero.network import NetConfig
 from tests import demo_data
 from vis import generate_vis_data, site
+from tests.browser import browser, real_browser, watch_console  # noqa: F401 (fixtures)
 
 TINY_NET = NetConfig(d_model=32, n_blocks=4, d_hidden=64)
 BIG = "relu_4096"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def real_browser():
-    """Chromium + playwright must be here; under CI their absence is a failure, never a skip."""
-    problem = site.browser_problem()
-    if problem is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true but the real-browser test cannot run: {problem}", pytrace=False)
-    pytest.skip(f"real-browser test needs playwright + chromium: {problem}")
 
 
 @pytest.fixture(scope="module")
@@ -48,23 +37,6 @@ def vis_root(tmp_path_factory):
     return root / "www"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = site.launch(p)
-        yield b
-        b.close()
-
-
-def watch_console(page):
-    problems = []
-    page.on("console", lambda m: problems.append(f"console.{m.type}: {m.text}") if m.type in ("error", "warning") else None)
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
-    return problems
-
-
 def first_alive(vis_root, name):
     """The first feature the list shows by default (neither dead nor negligible) and the SAE's features.json."""
     index = json.loads((vis_root / "data" / "index.json").read_text())
@@ -77,7 +49,7 @@ def test_landing_to_feature_flow(vis_root, browser, tmp_path):
     with site.serve(vis_root) as url:
         ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = ctx.new_page()
-        problems = watch_console(page)
+        problems = watch_console(page, failed_requests=True)
         page.goto(url + "index.html")
         cards = page.locator(".sae-card")
         cards.first.wait_for()

@@ -4,7 +4,6 @@ the network and of every SAE architecture against PyTorch, then the lab as a res
 "fires on this board". Under CI (CI=true) a missing playwright or chromium FAILS the test.
 """
 import json
-import os
 
 import numpy as np
 import pytest
@@ -18,22 +17,13 @@ from sae.export import from_saelens
 from tests import demo_data
 from vis import generate_vis_data, site
 from vis import weights as W
+from tests.browser import browser, real_browser, watch_console  # noqa: F401 (fixtures)
 
 LAB_NET = NetConfig(d_model=64, n_blocks=4, d_hidden=1024)  # its fc1/fc2 (65536 weights) are stored as float16
 SAES = (("relu", 1024), ("topk", 256), ("jumprelu", 64), ("gated", 48))  # relu_1024's matrices are float16
 LABELLED = "topk_256"
 POSITIONS = 1000
 CODED = 200  # positions on which the SAE codes are compared too (4096-wide codes are slow to ship out of the page)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def real_browser():
-    problem = site.browser_problem()
-    if problem is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true but the real-browser test cannot run: {problem}", pytrace=False)
-    pytest.skip(f"real-browser test needs playwright + chromium: {problem}")
 
 
 @pytest.fixture(scope="module")
@@ -49,22 +39,6 @@ def lab_root(tmp_path_factory):
                                    "--collect.out", str(paths["acts"]), "--vis.out", str(root / "www" / "data"),
                                    "--device", "cpu", "--vis.effect-samples", "4"]) == 0
     return {"www": root / "www", "checkpoint": paths["checkpoint"]}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = site.launch(p)
-        yield b
-        b.close()
-
-
-def watch_console(page):
-    problems = []
-    page.on("console", lambda m: problems.append(f"console.{m.type}: {m.text}") if m.type in ("error", "warning") else None)
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    return problems
 
 
 def held_out_positions(n, seed=12345):

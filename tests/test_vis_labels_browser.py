@@ -3,7 +3,6 @@ the important-but-unexplained list and the report link; a feature's rule and sco
 and in the search; the list sorted by importance; "no labels" said on the page without concepts.json.
 Under CI (CI=true) a missing playwright or chromium FAILS the test; elsewhere it skips with the reason."""
 import json
-import os
 import shutil
 import urllib.request
 
@@ -12,16 +11,7 @@ import pytest
 from tests import demo_data
 from tests.test_vis_labels import RULES, SAES, TINY_NET, fake_concepts
 from vis import generate_vis_data, site
-
-
-@pytest.fixture(scope="module", autouse=True)
-def real_browser():
-    problem = site.browser_problem()
-    if problem is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true but the real-browser test cannot run: {problem}", pytrace=False)
-    pytest.skip(f"real-browser test needs playwright + chromium: {problem}")
+from tests.browser import browser, real_browser, watch_console  # noqa: F401 (fixtures)
 
 
 def build(demo, sweep, www):
@@ -43,22 +33,6 @@ def sites(tmp_path_factory):
     (sweep / "report.md").write_text("# the report")
     (sweep / "report.html").write_text("<h1>Science report</h1>")
     return {"labelled": build(demo, sweep, root / "labelled"), "bare": bare}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = site.launch(p)
-        yield b
-        b.close()
-
-
-def watch_console(page):
-    problems = []
-    page.on("console", lambda m: problems.append(f"console.{m.type}: {m.text}") if m.type in ("error", "warning") else None)
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    return problems
 
 
 def test_landing_shows_the_headline_the_unexplained_and_the_report(sites, browser):
