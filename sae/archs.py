@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from sae.archs_topk import batch_topk, dense_codes, prefix_decode, rows_topk, sparse_decode
+from sae.archs_topk import batch_topk, dense_codes, prefix_decode, rows_topk, sparse_decode, with_grad
 from sae.base import SAE, unit_rows
 
 ARCHS = ("relu", "topk", "batchtopk", "matryoshka", "jumprelu", "gated")
@@ -128,11 +128,19 @@ class TopKSAE(_UnitDecoder):
     saelens_arch = "topk"
     has_k = True
 
+    def selected(self, x_BD):
+        """Pre-activations without a graph, and a function making a sparse code selected from them
+        differentiable (the sparse encoder backward, sae/archs_topk.py with_grad)."""
+        with torch.no_grad():
+            pre_BF = self.pre_acts(x_BD)
+        x_in_BD = self.sae_in(x_BD)
+        return pre_BF, lambda code: with_grad(code, x_in_BD, self.W_enc, self.b_enc)
+
     def parts(self, x_BD):
-        pre_BF = self.pre_acts(x_BD)
+        pre_BF, grad = self.selected(x_BD)
         vals_BK, idx_BK = pre_BF.topk(self.cfg.k, dim=-1)
-        code = rows_topk(torch.relu(vals_BK), idx_BK)
-        return {"pre": pre_BF, "code": code, "f": dense_codes(code, len(x_BD), self.cfg.d_sae)}
+        code = grad(rows_topk(vals_BK, idx_BK))  # rows_topk drops entries <= 0: the ReLU
+        return {"pre": pre_BF, "grad": grad, "code": code, "f": dense_codes(code, len(x_BD), self.cfg.d_sae)}
 
     def decode_parts(self, parts):
         if "code" not in parts:
@@ -151,9 +159,10 @@ class TopKSAE(_UnitDecoder):
         if n_dead == 0:
             return {}
         k_aux = min(int(self.cfg.d_in * AUXK_K_FRAC), n_dead)
-        dead_pre = parts["pre"].masked_fill(~self.dead_F, float("-inf"))
-        vals, idx = dead_pre.topk(k_aux, dim=-1)
-        e_hat_BD = sparse_decode(rows_topk(torch.relu(vals), idx), self.W_dec, torch.zeros_like(self.b_dec), len(x_BD))
+        dead_F = self.dead_F.nonzero().squeeze(1)  # top-k over the dead columns only, mapped back
+        vals, pos = parts["pre"].index_select(1, dead_F).topk(k_aux, dim=-1)
+        code = parts.get("grad", dict)(rows_topk(vals, dead_F[pos]))  # eval-mode BatchTopK: no grad hook
+        e_hat_BD = sparse_decode(code, self.W_dec, torch.zeros_like(self.b_dec), len(x_BD))
         e_BD = (x_BD.float() - x_hat_BD.float()).detach()
         nmse = self.sq_err(e_BD, e_hat_BD).sum() / self.sq_err(e_BD, e_BD.mean(0)).sum().clamp_min(1e-12)
         var_x = self.sq_err(x_BD, x_BD.float().mean(0)).mean().detach()
@@ -175,11 +184,14 @@ class BatchTopKSAE(TopKSAE):
         self.register_buffer("threshold", torch.tensor(-1.0))  # < 0: not estimated yet
 
     def parts(self, x_BD):
-        pre_BF = self.pre_acts(x_BD)
         if not self.training:
+            pre_BF = self.pre_acts(x_BD)
             return {"pre": pre_BF, "f": pre_BF * (pre_BF > self.threshold.clamp_min(0))}
+        pre_BF, grad = self.selected(x_BD)
         code, top_N = batch_topk(pre_BF, self.cfg.k * len(x_BD), BATCHTOPK_CAND_MULT * self.cfg.k)
-        return {"pre": pre_BF, "code": code, "top": top_N, "f": dense_codes(code, len(x_BD), self.cfg.d_sae)}
+        code = grad(code)
+        return {"pre": pre_BF, "grad": grad, "code": code, "top": top_N,
+                "f": dense_codes(code, len(x_BD), self.cfg.d_sae)}
 
     @torch.no_grad()
     def observe(self, parts, step_frac):

@@ -7,12 +7,19 @@ A sparse code of a batch of B rows is a dict of flat entries sorted by row:
     sparse_decode(code, W_dec_FD, b_dec_D, B) -> x_hat_BD      sum over a row's entries of val * W_dec[idx] + b_dec
     prefix_decode(code, W_dec_FD, b_dec_D, B, ends_G) -> x_hat_BGD   the same by every nested prefix (Matryoshka)
     dense_codes(code, B, F) -> f_BF           the [B, F] codes (what encode() returns and the metrics read)
+    with_grad(code, x_in_BD, W_enc_DF, b_enc_F) -> code   the code's values made differentiable, sparse backward
 
 A TopK-family code has a few dozen active features per row, so decoding densely (fill a [B, F]
 tensor, then a [B, F] x [F, D] matmul, forward and backward) does ~F / k times the work of
 gathering the active decoder rows. embedding_bag gathers them (forward); its backward adds the
 gradient into the touched W_dec rows only and gives each value's gradient as one dot product.
 Entries with val <= 0 are dropped: they add nothing and, after the ReLU, get no gradient.
+
+The encoder has the same waste in reverse: the top-k's backward fills a dense [B, F] gradient that
+is zero but for the selected entries, and autograd then spends two [B, F] x [F, D]-sized matmuls on
+it (for W_enc and for the input, i.e. b_dec). `with_grad` selects entries from pre-activations
+computed without a graph and gives their values a backward that touches only those entries
+(`_SelectedPre`): the same gradients, at ~k / F of the cost.
 """
 import torch
 import torch.nn.functional as F
@@ -60,8 +67,51 @@ def prefix_decode(code, W_dec_FD, b_dec_D, B, ends_G):
 def dense_codes(code, B, d_sae):
     """The [B, F] code tensor of a sparse code (differentiable in val)."""
     flat_N = code["row"] * d_sae + code["idx"]
-    return torch.zeros(B * d_sae, dtype=code["val"].dtype, device=code["val"].device).scatter(
+    # in place into a fresh tensor: the out-of-place scatter would copy the whole [B, F] block once more
+    return torch.zeros(B * d_sae, dtype=code["val"].dtype, device=code["val"].device).scatter_(
         0, flat_N, code["val"]).view(B, d_sae)
+
+
+class _SelectedPre(torch.autograd.Function):
+    """val_N = (x_in_BD @ W_enc_DF + b_enc_F)[row_N, idx_N], given those values (read off pre-activations
+    computed without a graph); backward touches only the selected entries:
+        dL/db_enc[f]   = sum of g over entries of feature f
+        dL/dx_in[b]    = sum over row b's entries of g * W_enc[:, idx]     (a bag per row)
+        dL/dW_enc[:, f] = sum over feature f's entries of g * x_in[row]    (a bag per feature)
+    each as one embedding_bag (or index_add) instead of a dense matmul.
+    """
+
+    @staticmethod
+    def forward(ctx, x_in_BD, W_enc_DF, b_enc_F, val_N, row_N, idx_N):
+        ctx.save_for_backward(x_in_BD, W_enc_DF, row_N, idx_N)
+        return val_N.clone()
+
+    @staticmethod
+    def backward(ctx, g_N):
+        x_in_BD, W_enc_DF, row_N, idx_N = ctx.saved_tensors
+        (B, D), n_feat = x_in_BD.shape, W_enc_DF.shape[1]
+        g_N = g_N.to(W_enc_DF.dtype)
+        g_x = g_W = g_b = None
+        if ctx.needs_input_grad[0]:  # entries are sorted by row: bags are the rows
+            g_x = F.embedding_bag(idx_N, W_enc_DF.t().contiguous(), _offsets(row_N, B), per_sample_weights=g_N,
+                                  mode="sum").to(x_in_BD.dtype)
+        if ctx.needs_input_grad[1]:  # regroup the entries by feature: bags are the features
+            order_N = idx_N.argsort(stable=True)
+            g_W = F.embedding_bag(row_N[order_N], x_in_BD.to(W_enc_DF.dtype), _offsets(idx_N, n_feat),
+                                  per_sample_weights=g_N[order_N], mode="sum").t()
+        if ctx.needs_input_grad[2]:
+            g_b = torch.zeros(n_feat, dtype=W_enc_DF.dtype, device=g_N.device).index_add_(0, idx_N, g_N)
+        return g_x, g_W, g_b, None, None, None
+
+
+def with_grad(code, x_in_BD, W_enc_DF, b_enc_F):
+    """`code` (selected from pre-activations computed without a graph) with values differentiable in the
+    encoder's inputs and parameters, through the sparse backward of _SelectedPre. Unchanged when no
+    gradient is wanted (evaluation, torch.no_grad)."""
+    if not torch.is_grad_enabled() or not (W_enc_DF.requires_grad or x_in_BD.requires_grad):
+        return code
+    val_N = _SelectedPre.apply(x_in_BD, W_enc_DF, b_enc_F, code["val"].detach(), code["row"], code["idx"])
+    return {**code, "val": val_N}
 
 
 def batch_topk(pre_BF, n_keep, cand):
