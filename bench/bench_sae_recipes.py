@@ -21,7 +21,7 @@ import torch
 import tyro
 
 from bench.common import machine, record
-from sae.archs import ADAM_BETAS, BATCHTOPK_CAND_MULT, SAEConfig, make_sae
+from sae.archs import ADAM_BETAS, SAEConfig, make_sae
 from sae.archs_topk import batch_topk, dense_codes, rows_topk, sparse_decode
 
 VARIANTS = ("dense", "sparse decode", "sparse")
@@ -44,7 +44,7 @@ def _select(sae, pre_BF):
     if sae.arch == "topk":
         vals_BK, idx_BK = pre_BF.topk(sae.cfg.k, dim=-1)
         return rows_topk(torch.relu(vals_BK), idx_BK)
-    return batch_topk(pre_BF, sae.cfg.k * len(pre_BF), BATCHTOPK_CAND_MULT * sae.cfg.k)[0]
+    return batch_topk(pre_BF, sae.cfg.k * len(pre_BF))[0]
 
 
 def train_step(sae, opt, x_BD, variant):

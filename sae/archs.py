@@ -34,7 +34,6 @@ AUXK_K_FRAC = 0.5             # TopK family: AuxK uses the top d_in * this dead 
 BATCHTOPK_THRESHOLD_EMA = 0.999  # BatchTopK: per-step EMA decay of the inference threshold (dictionary_learning)
 BATCHTOPK_THRESHOLD_START = 0.8  # BatchTopK: threshold estimated only after this fraction of training (short runs: 0.1
 #                                   lagged the final model, L0 10.5 for k 16 at 500 steps; the reference starts at step 1000 of >1e5)
-BATCHTOPK_CAND_MULT = 4       # BatchTopK: per-row candidates = this x k before the batch top-k (speed only: exact)
 MATRYOSHKA_PREFIXES = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)  # Matryoshka: nested dictionary prefixes, fractions of d_sae
 JUMPRELU_BANDWIDTH = 0.05     # JumpReLU: straight-through kernel width, in scaled pre-activation units
 JUMPRELU_THETA_INIT = 0.1     # JumpReLU: initial (and resampled) threshold
@@ -48,7 +47,7 @@ def recipe():
             "lr_topk_ref_features": LR_TOPK_REF_FEATURES, "adam_betas": list(ADAM_BETAS),
             "relu_dec_init_norm": RELU_DEC_INIT_NORM, "auxk_coef": AUXK_COEF, "auxk_k_frac": AUXK_K_FRAC,
             "batchtopk_threshold_ema": BATCHTOPK_THRESHOLD_EMA, "batchtopk_threshold_start": BATCHTOPK_THRESHOLD_START,
-            "batchtopk_cand_mult": BATCHTOPK_CAND_MULT, "matryoshka_prefixes": list(MATRYOSHKA_PREFIXES),
+            "matryoshka_prefixes": list(MATRYOSHKA_PREFIXES),
             "jumprelu_bandwidth": JUMPRELU_BANDWIDTH, "jumprelu_theta_init": JUMPRELU_THETA_INIT,
             "jumprelu_threshold_lr_mult": JUMPRELU_THRESHOLD_LR_MULT, "resample_enc_frac": RESAMPLE_ENC_FRAC}
 
@@ -188,7 +187,7 @@ class BatchTopKSAE(TopKSAE):
             pre_BF = self.pre_acts(x_BD)
             return {"pre": pre_BF, "f": pre_BF * (pre_BF > self.threshold.clamp_min(0))}
         pre_BF, grad = self.selected(x_BD)
-        code, top_N = batch_topk(pre_BF, self.cfg.k * len(x_BD), BATCHTOPK_CAND_MULT * self.cfg.k)
+        code, top_N = batch_topk(pre_BF, self.cfg.k * len(x_BD))
         code = grad(code)
         return {"pre": pre_BF, "grad": grad, "code": code, "top": top_N,
                 "f": dense_codes(code, len(x_BD), self.cfg.d_sae)}

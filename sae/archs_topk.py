@@ -3,7 +3,7 @@
 A sparse code of a batch of B rows is a dict of flat entries sorted by row:
     row [N], idx [N] (feature), val [N] (activation, differentiable)
     rows_topk(vals_BK, idx_BK) -> code        per-row top-k (TopK, AuxK); drops entries with val <= 0
-    batch_topk(pre_BF, n_keep, cand) -> code  the n_keep largest entries of the whole batch (BatchTopK), exact
+    batch_topk(pre_BF, n_keep) -> code        the n_keep largest entries of the whole batch (BatchTopK), exact
     sparse_decode(code, W_dec_FD, b_dec_D, B) -> x_hat_BD      sum over a row's entries of val * W_dec[idx] + b_dec
     prefix_decode(code, W_dec_FD, b_dec_D, B, ends_G) -> x_hat_BGD   the same by every nested prefix (Matryoshka)
     dense_codes(code, B, F) -> f_BF           the [B, F] codes (what encode() returns and the metrics read)
@@ -114,35 +114,40 @@ def with_grad(code, x_in_BD, W_enc_DF, b_enc_F):
     return {**code, "val": val_N}
 
 
-def batch_topk(pre_BF, n_keep, cand):
-    """The `n_keep` largest entries of pre_BF over the whole batch (BatchTopK), exactly, without a flat
-    top-k over all B * F entries; returns the sparse code (after the ReLU) and top_N, the n_keep
-    selected values (before it: the inference threshold is estimated from them).
+SAMPLE = 65_536  # entries sampled to estimate the batch top-k's threshold
 
-    Each row's `cand` largest entries are the candidates (sorted, so the last is the row's smallest);
-    the batch top-n_keep is taken among the B * cand candidates. That is the true batch top-n_keep
-    unless some row had ALL its candidates selected: the n_keep-th largest candidate is at most the
-    true n_keep-th largest entry, so a row whose smallest candidate was not selected has nothing
-    further in the batch top-n_keep. Rows that had every candidate selected ("saturated") get twice
-    as many candidates and the selection is redone, until none is saturated (or they hold all F).
-    Ties at the threshold may pick a different but equally large set than a flat top-k.
+
+def batch_topk(pre_BF, n_keep):
+    """The `n_keep` largest entries of pre_BF over the whole batch (BatchTopK), exactly, without a top-k
+    over all B * F entries; returns the sparse code (after the ReLU) and top_N, the n_keep selected
+    values (before it: the inference threshold is estimated from them).
+
+    A fixed random sample of SAMPLE entries estimates a threshold t a few standard errors below the
+    n_keep-th largest value; the entries >= t (one comparison pass) are the candidates, and the exact
+    top-n_keep is taken among them. Every entry of the true top-n_keep is >= t whenever at least n_keep
+    entries are, so the result is exact; if the estimate was too high (fewer than n_keep candidates),
+    t is lowered and the pass repeated. Ties at the n_keep-th value may pick a different but equally
+    large set than a flat top-k.
     """
     B, F_ = pre_BF.shape
-    n_keep = min(n_keep, B * F_)
-    cand = min(F_, max(cand, -(-n_keep // B)))  # at least n_keep / B per row, or there are too few candidates
-    vals_BC, idx_BC = pre_BF.topk(cand, dim=-1)
+    flat = pre_BF.flatten()
+    n = flat.numel()
+    n_keep = min(n_keep, n)
+    g = torch.Generator(device=flat.device).manual_seed(0)  # the same sample every call: deterministic
+    sample = flat[torch.randint(n, (min(SAMPLE, n),), generator=g, device=flat.device)].float()
+    frac = n_keep / n
     while True:
-        top_N, pick_N = vals_BC.flatten().topk(n_keep, sorted=False)
-        last_N = pick_N % cand == cand - 1  # picked the row's smallest candidate: the row may hold more
-        if cand == F_ or not bool(last_N.any()):
+        # expected share above t: frac + 4 binomial standard errors of the sample's quantile, + 10%
+        want = min(1.0, 1.1 * frac + 4 * (frac * (1 - frac) / len(sample)) ** 0.5)
+        if want >= 1.0:
+            cand_N = torch.arange(n, device=flat.device)
             break
-        wider = min(F_, 2 * cand)
-        rows = (pick_N[last_N] // cand).unique()
-        v_SC, i_SC = pre_BF[rows].topk(wider, dim=-1)
-        # other rows keep their candidates, padded with -inf (never picked: there are >= n_keep real ones)
-        vals_BC = torch.cat([vals_BC, vals_BC.new_full((B, wider - cand), float("-inf"))], 1).index_copy(0, rows, v_SC)
-        idx_BC = torch.cat([idx_BC, idx_BC.new_zeros(B, wider - cand)], 1).index_copy(0, rows, i_SC)
-        cand = wider
-    pick_N = pick_N.sort().values  # flat positions in row order
-    code = _positive(pick_N // cand, idx_BC.flatten()[pick_N], torch.relu(vals_BC.flatten()[pick_N]))
+        t = sample.kthvalue(max(1, int(round((1 - want) * len(sample))))).values
+        cand_N = (flat >= t.to(flat.dtype)).nonzero().squeeze(1)
+        if len(cand_N) >= n_keep:
+            break
+        frac = min(1.0, 2 * want)  # the sample misled us: widen and redo (rare)
+    top_N, pick_N = flat[cand_N].topk(n_keep, sorted=False)
+    pos_N = cand_N[pick_N].sort().values  # flat positions in row order
+    code = _positive(pos_N // F_, pos_N % F_, torch.relu(flat[pos_N]))
     return code, top_N.detach()

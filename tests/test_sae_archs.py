@@ -256,20 +256,41 @@ def test_sparse_encoder_backward_matches_dense_autograd(arch, monkeypatch):
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_batch_topk_is_exact(seed):
-    """The per-row candidate scheme returns exactly the flat top-(k*B), also when rows saturate."""
+@pytest.mark.parametrize("sample", [65_536, 8])
+def test_batch_topk_is_exact(seed, sample, monkeypatch):
+    """The sampled-threshold scheme returns exactly the flat top-(k*B), with skewed rows, and also when a
+    tiny sample misestimates the threshold (the widening retry) or every entry is a candidate."""
+    monkeypatch.setattr("sae.archs_topk.SAMPLE", sample)
     g = torch.Generator().manual_seed(seed)
     B, F_, k = 50, 200, 4
     pre = torch.randn(B, F_, generator=g)
     pre[:3] += 5.0  # three rows hold far more than their share of the batch's largest values
-    pre[7, :150] += 8.0  # one row holds more than twice the candidates
-    code, top = batch_topk(pre, k * B, cand=2 * k)
-    f = dense_codes(code, B, F_)
-    v, i = torch.relu(pre).flatten().topk(k * B)
-    ref = torch.zeros(B * F_).scatter(0, i, v).view(B, F_)
-    assert torch.equal(f, ref)
-    assert torch.allclose(top.sort().values, pre.flatten().topk(k * B).values.sort().values)
-    assert (f[7] > 0).sum() > 2 * 2 * k  # row 7 took more than two rounds of candidates
+    pre[7, :150] += 8.0
+    for n_keep in (k * B, B * F_ // 2, B * F_):
+        code, top = batch_topk(pre, n_keep)
+        f = dense_codes(code, B, F_)
+        v, i = torch.relu(pre).flatten().topk(n_keep)
+        assert torch.equal(f, torch.zeros(B * F_).scatter(0, i, v).view(B, F_))
+        assert torch.equal(top.sort().values, pre.flatten().topk(n_keep).values.sort().values)
+        assert torch.equal(code["row"], code["row"].sort().values)  # entries in row order (the bags)
+    assert (dense_codes(batch_topk(pre, k * B)[0], B, F_)[7] > 0).sum() > 100  # row 7 takes most of the budget
+
+
+def test_batch_topk_widens_when_the_sample_misleads(monkeypatch):
+    """Plant the largest values exactly where the threshold sample looks: too few candidates, so the
+    threshold must be lowered and the pass redone; the result is still the exact top-n_keep."""
+    monkeypatch.setattr("sae.archs_topk.SAMPLE", 64)
+    B, F_, n_keep = 40, 100, 300
+    pre = torch.randn(B, F_, generator=torch.Generator().manual_seed(1))
+    seen = torch.randint(B * F_, (64,), generator=torch.Generator().manual_seed(0))  # batch_topk's sample
+    pre.view(-1)[seen] = 100.0 + torch.arange(64.0)
+    calls = []
+    nonzero = torch.Tensor.nonzero
+    monkeypatch.setattr(torch.Tensor, "nonzero", lambda t, *a, **kw: calls.append(1) or nonzero(t, *a, **kw))
+    code, top = batch_topk(pre, n_keep)
+    assert len(calls) >= 2  # the first threshold left fewer than n_keep candidates
+    v, i = torch.relu(pre).flatten().topk(n_keep)
+    assert torch.equal(dense_codes(code, B, F_), torch.zeros(B * F_).scatter(0, i, v).view(B, F_))
 
 
 def test_auxk_normalised_as_reference_and_only_for_dead_latents():
