@@ -29,6 +29,7 @@ LR_TOPK_AT_REF = 2e-4         # TopK family (OpenAI 2024): this lr at LR_TOPK_RE
 LR_TOPK_REF_FEATURES = 2 ** 14  # ... scaled by 1 / sqrt(d_sae / LR_TOPK_REF_FEATURES)
 ADAM_BETAS = (0.9, 0.999)     # Adam moments of every SAE
 RELU_DEC_INIT_NORM = 0.1      # relu (April 2024): decoder rows start this long (no norm constraint after)
+TOPK_DEC_INIT_NORM = 0.1      # TopK family (as SAELens): decoder rows start this long, free norms, b_dec at 0
 AUXK_COEF = 1 / 32            # TopK family: weight of the AuxK loss (dead latents reconstruct the residual)
 AUXK_K_FRAC = 0.5             # TopK family: AuxK uses the top d_in * this dead latents (OpenAI: d_in / 2)
 BATCHTOPK_THRESHOLD_EMA = 0.999  # BatchTopK: per-step EMA decay of the inference threshold (dictionary_learning)
@@ -45,7 +46,7 @@ def recipe():
     """Every recipe constant above, as plain JSON data (saved in each SAE's metrics.json)."""
     return {"default_l1": DEFAULT_L1, "lr_default": LR_DEFAULT, "lr_topk_at_ref": LR_TOPK_AT_REF,
             "lr_topk_ref_features": LR_TOPK_REF_FEATURES, "adam_betas": list(ADAM_BETAS),
-            "relu_dec_init_norm": RELU_DEC_INIT_NORM, "auxk_coef": AUXK_COEF, "auxk_k_frac": AUXK_K_FRAC,
+            "relu_dec_init_norm": RELU_DEC_INIT_NORM, "topk_dec_init_norm": TOPK_DEC_INIT_NORM, "auxk_coef": AUXK_COEF, "auxk_k_frac": AUXK_K_FRAC,
             "batchtopk_threshold_ema": BATCHTOPK_THRESHOLD_EMA, "batchtopk_threshold_start": BATCHTOPK_THRESHOLD_START,
             "matryoshka_prefixes": list(MATRYOSHKA_PREFIXES),
             "jumprelu_bandwidth": JUMPRELU_BANDWIDTH, "jumprelu_theta_init": JUMPRELU_THETA_INIT,
@@ -108,38 +109,72 @@ class ReLUSAE(SAE):
         return self.cfg.l1 * self.warmup(step_frac) * l1
 
 
+def project_row_grads(W):
+    """Remove from W.grad the component parallel to each (unit) row of W: the step keeps the norms."""
+    if W.grad is not None:
+        W.grad -= (W.grad * W.data).sum(1, keepdim=True) * W.data
+
+
+def renormalise_rows(W):
+    W.data = unit_rows(W.data)
+
+
 class _UnitDecoder(SAE):
     """Unit-norm decoder rows: remove the gradient component parallel to each row, renormalise after the step."""
 
     def before_step(self):
-        if self.W_dec.grad is not None:
-            W, G = self.W_dec.data, self.W_dec.grad
-            G -= (G * W).sum(1, keepdim=True) * W
+        project_row_grads(self.W_dec)
 
     def after_step(self):
-        self.W_dec.data = unit_rows(self.W_dec.data)
+        renormalise_rows(self.W_dec)
 
 
-class TopKSAE(_UnitDecoder):
-    """OpenAI 2024: keep the k largest pre-activations (then ReLU); exactly <= k active. Training decodes
-    sparsely (sae/archs_topk.py); AuxK on dead latents, normalised as in the reference."""
+class TopKSAE(SAE):
+    """OpenAI 2024: keep the k largest activations (then ReLU); exactly <= k active. Training decodes
+    sparsely (sae/archs_topk.py); AuxK on dead latents, normalised as in the reference.
+
+    Decoder handling as SAELens's TopK: decoder rows start TOPK_DEC_INIT_NORM long with free norms,
+    b_dec starts at 0 (the `b_dec` argument is ignored), and features are ranked by their contribution
+    to x_hat, pre_i * ||W_dec_i|| (the "score"), not by pre_i alone. Side by side with SAELens, our
+    earlier unit-norm decoder with b_dec at the data mean gave 1.4x its spliced policy KL at better FVU;
+    either change alone did not move the KL, both together matched it (bench/RESULTS.md, bench_saelens).
+    """
     arch = "topk"
     saelens_arch = "topk"
     has_k = True
+    dec_init_norm = TOPK_DEC_INIT_NORM
+
+    def __init__(self, cfg, scale=1.0, b_dec=None):
+        super().__init__(cfg, scale, None)
 
     def selected(self, x_BD):
-        """Pre-activations without a graph, and a function making a sparse code selected from them
-        differentiable (the sparse encoder backward, sae/archs_topk.py with_grad)."""
+        """Scores pre * ||W_dec_i|| `[B, F]` without a graph, and a function turning a code selected from them
+        into the features' values (pre = score / ||W_dec_i||, so x_hat = f @ W_dec + b_dec) made
+        differentiable by the sparse encoder backward (sae/archs_topk.py with_grad)."""
         with torch.no_grad():
-            pre_BF = self.pre_acts(x_BD)
+            score_BF = self.pre_acts(x_BD)
+            # a folded SAE (a SAELens folder) ranks by pre itself: SAELens's rescale_acts_by_decoder_norm
+            # is folded into its weights when set, and when unset SAELens ranks by pre
+            norm_F = None if self.folded else self.W_dec.norm(dim=1)
+            if norm_F is not None:
+                score_BF.mul_(norm_F.to(score_BF.dtype))
         x_in_BD = self.sae_in(x_BD)
-        return pre_BF, lambda code: with_grad(code, x_in_BD, self.W_enc, self.b_enc)
+
+        def grad(code):
+            if norm_F is not None:
+                code = {**code, "val": code["val"] / norm_F[code["idx"]].to(code["val"].dtype)}
+            return with_grad(code, x_in_BD, self.W_enc, self.b_enc)
+        return score_BF, grad
+
+    def norm_F(self):
+        """Per-feature factor from pre to score (decoder norms; 1 for a folded SAE)."""
+        return torch.ones_like(self.b_enc) if self.folded else self.W_dec.norm(dim=1)
 
     def parts(self, x_BD):
-        pre_BF, grad = self.selected(x_BD)
-        vals_BK, idx_BK = pre_BF.topk(self.cfg.k, dim=-1)
+        score_BF, grad = self.selected(x_BD)
+        vals_BK, idx_BK = score_BF.topk(self.cfg.k, dim=-1)
         code = grad(rows_topk(vals_BK, idx_BK))  # rows_topk drops entries <= 0: the ReLU
-        return {"pre": pre_BF, "grad": grad, "code": code, "f": dense_codes(code, len(x_BD), self.cfg.d_sae)}
+        return {"pre": score_BF, "grad": grad, "code": code, "f": dense_codes(code, len(x_BD), self.cfg.d_sae)}
 
     def decode_parts(self, parts):
         if "code" not in parts:
@@ -158,9 +193,13 @@ class TopKSAE(_UnitDecoder):
         if n_dead == 0:
             return {}
         k_aux = min(int(self.cfg.d_in * AUXK_K_FRAC), n_dead)
-        dead_F = self.dead_F.nonzero().squeeze(1)  # top-k over the dead columns only, mapped back
+        dead_F = self.dead_F.nonzero().squeeze(1)  # top-k of the scores over the dead columns only, mapped back
         vals, pos = parts["pre"].index_select(1, dead_F).topk(k_aux, dim=-1)
-        code = parts.get("grad", dict)(rows_topk(vals, dead_F[pos]))  # eval-mode BatchTopK: no grad hook
+        code = rows_topk(vals, dead_F[pos])
+        if "grad" in parts:
+            code = parts["grad"](code)
+        else:  # eval-mode BatchTopK: scores without the sparse-backward hook
+            code["val"] = code["val"] / self.norm_F()[code["idx"]].to(code["val"].dtype)
         e_hat_BD = sparse_decode(code, self.W_dec, torch.zeros_like(self.b_dec), len(x_BD))
         e_BD = (x_BD.float() - x_hat_BD.float()).detach()
         nmse = self.sq_err(e_BD, e_hat_BD).sum() / self.sq_err(e_BD, e_BD.mean(0)).sum().clamp_min(1e-12)
@@ -175,7 +214,6 @@ class BatchTopKSAE(TopKSAE):
     started after the first BATCHTOPK_THRESHOLD_START of training (as in dictionary_learning)."""
     arch = "batchtopk"
     saelens_arch = "jumprelu"
-    scaled_biases = ("b_enc", "threshold")
     saelens_tensors = SAE.saelens_tensors + ("threshold",)
 
     def __init__(self, cfg, scale=1.0, b_dec=None):
@@ -183,14 +221,23 @@ class BatchTopKSAE(TopKSAE):
         self.register_buffer("threshold", torch.tensor(-1.0))  # < 0: not estimated yet
 
     def parts(self, x_BD):
-        if not self.training:
+        if not self.training:  # the threshold acts on the scores, pre * ||W_dec_i||
             pre_BF = self.pre_acts(x_BD)
-            return {"pre": pre_BF, "f": pre_BF * (pre_BF > self.threshold.clamp_min(0))}
-        pre_BF, grad = self.selected(x_BD)
-        code, top_N = batch_topk(pre_BF, self.cfg.k * len(x_BD))
+            score_BF = pre_BF * self.norm_F().to(pre_BF.dtype)
+            return {"pre": score_BF, "f": pre_BF * (score_BF > self.threshold.clamp_min(0))}
+        score_BF, grad = self.selected(x_BD)
+        code, top_N = batch_topk(score_BF, self.cfg.k * len(x_BD))
         code = grad(code)
-        return {"pre": pre_BF, "grad": grad, "code": code, "top": top_N,
+        return {"pre": score_BF, "grad": grad, "code": code, "top": top_N,
                 "f": dense_codes(code, len(x_BD), self.cfg.d_sae)}
+
+    @torch.no_grad()
+    def raw_tensors(self):
+        """The threshold compares scores pre_i * ||W_dec_i||, which are the folded raw pre-activations times
+        the input scale: it folds as threshold / scale for every feature."""
+        out = super().raw_tensors()
+        out["threshold"] = (self.threshold.float() / self.scale.float()).expand(self.cfg.d_sae).contiguous()
+        return out
 
     @torch.no_grad()
     def observe(self, parts, step_frac):

@@ -12,8 +12,8 @@ where the spliced policy runs the frozen network from the SAE's site on x_hat (r
 policies renormalised over the legal moves exactly as the splice metrics do (sae.downstream). Only
 SAEs whose sparsity is structural can be tuned without their sparsity penalty: topk (k fixed) and
 jumprelu (also BatchTopK / Matryoshka exports; thresholds frozen). Adam, learning rate decayed
-linearly to 0 over the last LR_DECAY_FRAC of the steps; unit-norm decoder rows stay unit norm
-(topk). The result is a new SAELens folder (default `<sae>_kl`) whose metrics.json records this
+linearly to 0 over the last LR_DECAY_FRAC of the steps; the folded decoder rows stay unit norm.
+The result is a new SAELens folder (default `<sae>_kl`) whose metrics.json records this
 config, the source folder and the sha256 of its weights; score it with `python -m sae.evaluate`.
 The run checkpoints into the output folder's parent and resumes after a kill (`--resume`).
 """
@@ -30,7 +30,7 @@ from tqdm import tqdm
 from alphazero.checkpoint import file_sha256, resolve_checkpoint
 from othello.atomic import atomic_write
 from sae.activations import ActivationStore
-from sae.archs import ADAM_BETAS
+from sae.archs import ADAM_BETAS, project_row_grads, renormalise_rows
 from sae.downstream import _kl, _legal_log_probs
 from sae.export import SAELoadError, export_sae, load_metrics, load_sae
 from sae.report import network_for_store
@@ -141,9 +141,9 @@ def finetune(cfg, progress=True):
             raise KLFinetuneError(f"non-finite loss at step {step}; try a lower --lr (now {cfg.lr:g})")
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        sae.before_step()
+        project_row_grads(sae.W_dec)  # folded decoder rows are unit: keep them so (the folder's convention)
         opt.step()
-        sae.after_step()
+        renormalise_rows(sae.W_dec)
         step += 1
         bar.update(1)
         if step % 25 == 0 or step == cfg.steps:

@@ -21,7 +21,7 @@ def planted_store(path, n=12000, d=32):
     x, D = planted_data(n, d=d, n_dirs=64, active=3, seed=0)
     arrays = {"acts_resid.2": x.numpy(), "boards": np.zeros((n, 36)), "mover": np.ones(n), "ply": np.zeros(n),
               "legal": np.zeros((n, 37), bool), "game_id": np.arange(n), "source": np.zeros(n),
-              "policy": np.zeros((n, 37)), "value": np.zeros(n)}
+              "policy": np.zeros((n, 37)), "value": np.zeros(n), "move": np.zeros(n)}
     write_store(path, store_fields(n, n, {"train": [0, n - 2000], "val": [n - 2000, n - 1000], "test": [n - 1000, n]}),
                 arrays)
     return ActivationStore(path), D
@@ -168,16 +168,17 @@ def reference_codes(sae, x, training):
         proj = (x - b_dec) @ W
         return (proj + sae.b_gate > 0) * torch.relu(proj * torch.exp(sae.r_mag) + sae.b_mag)
     pre = (x - b_dec) @ W + b
-    if arch == "topk":
-        v, i = pre.topk(sae.cfg.k, dim=-1)
-        return torch.zeros_like(pre).scatter(-1, i, torch.relu(v))
     if arch == "jumprelu":
         pre = torch.relu(pre)
         return pre * (pre > sae.threshold)
-    if training:  # batchtopk, matryoshka: the k*B largest over the flattened batch
-        v, i = torch.relu(pre).flatten().topk(sae.cfg.k * len(x))
-        return torch.zeros(pre.numel()).scatter(0, i, v).view_as(pre)
-    return pre * (pre > sae.threshold)
+    score = pre * sae.W_dec.norm(dim=1)  # the TopK family ranks by the contribution pre_i * ||W_dec_i||
+    if arch == "topk":
+        i = score.topk(sae.cfg.k, dim=-1).indices
+        return torch.zeros_like(pre).scatter(-1, i, torch.relu(pre.gather(-1, i)))
+    if training:  # batchtopk, matryoshka: the k*B largest scores over the flattened batch
+        i = torch.relu(score).flatten().topk(sae.cfg.k * len(x)).indices
+        return torch.zeros(pre.numel()).scatter(0, i, torch.relu(pre.flatten()[i])).view_as(pre)
+    return pre * (score > sae.threshold)
 
 
 @pytest.mark.parametrize("training", [False, True])
@@ -307,8 +308,9 @@ def test_auxk_normalised_as_reference_and_only_for_dead_latents():
         f = p["f"]
         e = x - (f @ sae.W_dec + sae.b_dec)
         k_aux = min(int(16 * AUXK_K_FRAC), int(dead.sum()))
-        v, i = p["pre"].masked_fill(~dead, float("-inf")).topk(k_aux, dim=-1)
-        e_hat = torch.zeros(128, 64).scatter(-1, i, torch.relu(v)) @ sae.W_dec
+        score = ((x - sae.b_dec) @ sae.W_enc + sae.b_enc) * sae.W_dec.norm(dim=1)
+        v, i = score.masked_fill(~dead, float("-inf")).topk(k_aux, dim=-1)
+        e_hat = torch.zeros(128, 64).scatter(-1, i, torch.relu(v) / sae.W_dec.norm(dim=1)[i]) @ sae.W_dec
         nmse = ((e - e_hat) ** 2).sum() / ((e - e.mean(0)) ** 2).sum()
         ref = AUXK_COEF * ((x - x.mean(0)) ** 2).sum(-1).mean() * nmse
     assert torch.allclose(logs["auxk"], ref, rtol=1e-4)
