@@ -143,7 +143,8 @@ def _read_json(f, kind):
 
 
 def _check_cfg(cfg, f):
-    """The SAELens settings of cfg.json -> (architecture, d_in, d_sae, k, apply_b_dec_to_input); refuses the rest."""
+    """The SAELens settings of cfg.json -> (architecture, d_in, d_sae, k, apply_b_dec_to_input,
+    rescale_acts_by_decoder_norm); refuses the rest."""
     unknown = sorted(set(cfg) - CFG_KEYS)
     if unknown:
         raise SAELoadError(f"{f}: key '{unknown[0]}' is not a SAELens >= 6 inference setting this loader can honour")
@@ -165,10 +166,16 @@ def _check_cfg(cfg, f):
     for key, value in (("d_in", d_in), ("d_sae", d_sae)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise SAELoadError(f"{f}: key '{key}' must be a positive integer, got {value!r}")
-    honoured = {"normalize_activations": "none", "reshape_activations": "none", "rescale_acts_by_decoder_norm": False}
+    honoured = {"normalize_activations": "none", "reshape_activations": "none"}
     for key, only in honoured.items():
         if key in cfg and cfg[key] != only:
             raise SAELoadError(f"{f}: key '{key}' is {cfg[key]!r}; this loader honours only {only!r}")
+    # SAELens's TopK: pre-activations times ||W_dec_i||, codes divided by it before decoding (its trainer
+    # default, and it writes true even after folding the norms into the weights); load_sae folds it exactly
+    rescale = cfg.get("rescale_acts_by_decoder_norm", False)
+    if not isinstance(rescale, bool) or (rescale and arch != "topk"):
+        raise SAELoadError(f"{f}: key 'rescale_acts_by_decoder_norm' is {rescale!r}; this loader honours true "
+                           f"only for architecture 'topk' (SAELens's TopK), else false")
     apply_b_dec = cfg.get("apply_b_dec_to_input", True)  # SAELens's default
     if not isinstance(apply_b_dec, bool):
         raise SAELoadError(f"{f}: key 'apply_b_dec_to_input' must be true or false, got {apply_b_dec!r}")
@@ -179,7 +186,7 @@ def _check_cfg(cfg, f):
         raise SAELoadError(f"{f}: key 'k' must be an integer in 1..d_sae for a topk SAE, got {k!r}")
     if arch != "topk" and "k" in cfg:
         raise SAELoadError(f"{f}: key 'k' has no meaning for architecture '{arch}' (only topk has k)")
-    return arch, d_in, d_sae, k, apply_b_dec
+    return arch, d_in, d_sae, k, apply_b_dec, rescale
 
 
 def load_sae(folder, device="cpu"):
@@ -191,7 +198,7 @@ def load_sae(folder, device="cpu"):
     """
     folder = Path(folder)
     cfg_file, w_file = folder / "cfg.json", folder / "sae_weights.safetensors"
-    arch, d_in, d_sae, k, apply_b_dec = _check_cfg(_read_json(cfg_file, "SAE config"), cfg_file)
+    arch, d_in, d_sae, k, apply_b_dec, rescale = _check_cfg(_read_json(cfg_file, "SAE config"), cfg_file)
     if not w_file.is_file():
         raise SAELoadError(f"{w_file} is missing: {folder} is not an exported SAE folder")
     try:
@@ -208,6 +215,11 @@ def load_sae(folder, device="cpu"):
     extra = sorted(set(t) - set(SAELENS_TENSORS[arch]))
     if extra:
         raise SAELoadError(f"{w_file}: tensor '{extra[0]}' is not part of architecture '{arch}' and cannot be honoured")
+    if rescale:  # topk: (pre * n) -> top-k -> (f / n) @ W_dec  ==  pre' = pre * n with W_dec' = W_dec / n, exactly
+        n_F = t["W_dec"].float().norm(dim=1)
+        if not bool((n_F > 0).all()):
+            raise SAELoadError(f"{w_file}: tensor 'W_dec' has a zero row, so 'rescale_acts_by_decoder_norm' cannot be folded")
+        t = {**t, "W_enc": t["W_enc"].float() * n_F, "b_enc": t["b_enc"].float() * n_F, "W_dec": t["W_dec"].float() / n_F[:, None]}
     return from_saelens(arch, t, k, apply_b_dec).to(device)
 
 
