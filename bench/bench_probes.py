@@ -4,8 +4,9 @@
                                  [--probe.method ridge|logistic] [--json out.json] [--record]
 
 On an activation store (default: the pipeline's, resid.2 of the shipped model), for every
-concept of othello/concepts.py ("flipped": by the network's preferred legal move, the argmax of
-its stored policy): probes at every site of the store's network and of an untrained network of
+concept of othello/concepts.py ("flipped_played": by the move played in the game, the store's `move`;
+the search concepts on a capped sample of rows, sae/search_concepts.py): probes at every site of the
+store's network and of an untrained network of
 the same shape, a probe on the input planes, the best single MLP unit of the block writing each
 stored site, and an always-on detector. Prints one markdown table of mean test F1 per concept
 group (penalties, thresholds and units chosen on the val split), and the time taken.

@@ -92,7 +92,8 @@ def move_label(rule, columns):
 def fitted_rules(store, sae, site, args, seed):
     """Rules by sae.autointerp on a subsample (no concepts.json): (features, columns)."""
     half = max(args.fit_rows // 2, 100)
-    d = ce.select(store, ce.ConceptEvalConfig(train_rows=args.fit_rows, val_rows=half, test_rows=half, probes=False), seed)
+    d = ce.select(store, ce.ConceptEvalConfig(train_rows=args.fit_rows, val_rows=half, test_rows=half, probes=False,
+                                                search_rows=0), seed)
     allrows = np.concatenate([d.rows[s] for s in ce.SPLITS])
     f = ce.encode(sae, np.asarray(store.acts(site)[allrows], np.float32))
     fs = {s: f[d.local[s]] for s in ce.SPLITS}

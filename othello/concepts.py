@@ -2,7 +2,8 @@
 
     values = compute(me, opp)                           # every concept that needs no move
     values = compute(me, opp, ["legal", "stable_mine"])  # some of them
-    values = compute(me, opp, move=actions)             # also "flipped" (the move played, [N] 0..36)
+    values = compute(me, opp, move=actions)             # also "flipped_played" (the move played, [N] 0..36)
+    values = compute(me, opp, search_move=a, policy_move=p)  # also the search concepts (a: -1 = not searched)
 
 Positions are canonical (`me` = the mover's discs, uint64 `[N]`, as everywhere in the repo);
 every value is from the mover's side. `REGISTRY` lists each concept once with its group, kind
@@ -27,6 +28,10 @@ game-theoretic result for the mover, the set of optimal squares, and final owner
 square at the end of ONE principal variation: from the position, each side in turn plays its
 lowest-numbered optimal square (a1 = 0 first; a forced pass when it has none) until the game ends.
 Other optimal lines can end with other squares owned; the final disc difference is the same.
+
+Search concepts (from the network's own search, which this package cannot run: the caller passes its
+moves, sae/search_concepts.py runs it): the square the search chooses and whether that differs from the
+raw policy's argmax, defined only where the search was run ("searched", a mask, not a concept itself).
 """
 from dataclasses import dataclass
 
@@ -51,16 +56,18 @@ _COUNT_BINS = (0, 1, 2)  # 0, 1, 2+ discs
 @dataclass(frozen=True)
 class Concept:
     name: str
-    group: str          # board, corners, position, parity, legality, mobility, flips, stability, frontier, solved
+    group: str          # board, corners, position, parity, legality, mobility, flips, stability, frontier, solved, search
     kind: str           # "input" or "computed" (see the module doc)
     shape: str          # "square" [N, 36], "quadrant" [N, 4] or "position" [N]
     doc: str
     bins: tuple = ()    # int position concepts: lower bin edges; detection column i is bins[i] <= v < bins[i+1]
     mask: str = ""      # defined only where this bool concept is True ('' = everywhere)
-    needs_move: bool = False  # needs the move played (compute's `move`)
+    needs: str = ""     # an input beside the board: "move" (compute's `move`) or "search" (`search_move`, `policy_move`)
+    detect: bool = True  # False: a mask only (which rows were searched), no detection columns of its own
 
 
 _SOLVED = "solvable"
+_SEARCHED = "searched"
 REGISTRY = [
     Concept("mine", "board", "input", "square", "the mover's disc"),
     Concept("theirs", "board", "input", "square", "the opponent's disc"),
@@ -79,7 +86,7 @@ REGISTRY = [
     Concept("mobility_mine", "mobility", "computed", "position", "legal squares of the mover", (0, 1, 3, 5, 7)),
     Concept("mobility_theirs", "mobility", "computed", "position",
             "legal squares the opponent would have if it were to move", (0, 1, 3, 5, 7)),
-    Concept("flipped", "flips", "computed", "square", "flipped by the move played", needs_move=True),
+    Concept("flipped_played", "flips", "computed", "square", "flipped by the move played in the game", needs="move"),
     Concept("flippable", "flips", "computed", "square", "opponent's disc some legal move of the mover flips"),
     Concept("threatened", "flips", "computed", "square",
             "mover's disc some move of the opponent would flip if it were to move"),
@@ -96,6 +103,12 @@ REGISTRY = [
             "the mover's at the end of the principal variation", mask=_SOLVED),
     Concept("solved_final_theirs", "solved", "computed", "square",
             "the opponent's at the end of the principal variation", mask=_SOLVED),
+    Concept(_SEARCHED, "search", "input", "position", "the network's search was run on the position",
+            needs="search", detect=False),
+    Concept("mcts_move", "search", "computed", "square", "the square the network's search (MCTS) chooses",
+            mask=_SEARCHED, needs="search"),
+    Concept("mcts_differs", "search", "computed", "position",
+            "the search chooses another action than the raw policy's argmax", mask=_SEARCHED, needs="search"),
 ]
 BY_NAME = {c.name: c for c in REGISTRY}
 GROUPS = tuple(dict.fromkeys(c.group for c in REGISTRY))
@@ -156,22 +169,28 @@ def _solved(me, opp, max_empties):
     return ok, wdl, optimal, fmine, ftheirs
 
 
-def compute(me, opp, concepts=None, move=None, max_empties=SOLVE_EMPTIES):
+def compute(me, opp, concepts=None, move=None, search_move=None, policy_move=None, max_empties=SOLVE_EMPTIES):
     """Concept values of positions `me, opp` uint64 `[N]` -> {name: array} (shapes in REGISTRY).
 
-    `concepts`: names (default: every concept, "flipped" only when `move` is given); a concept's
-    mask concept is added. `move` int `[N]`: the action played (36 = pass) for "flipped".
-    Solver concepts cost an exact solve per position with <= max_empties empties (about 10 ms at 14).
+    `concepts`: names (default: every concept whose inputs are given); a concept's mask concept is
+    added. `move` int `[N]`: the action played (36 = pass) for "flipped_played". `search_move` int `[N]`:
+    the search's action (-1 where it was not run) and `policy_move` int `[N]`: the raw policy's argmax
+    action, for the search concepts. Solver concepts cost an exact solve per position with <= max_empties
+    empties (about 10 ms at 14).
     """
     me, opp = np.asarray(me, np.uint64), np.asarray(opp, np.uint64)
+    given = {"": True, "move": move is not None, "search": search_move is not None and policy_move is not None}
     if concepts is None:
-        concepts = [c.name for c in REGISTRY if move is not None or not c.needs_move]
+        concepts = [c.name for c in REGISTRY if given[c.needs]]
     unknown = [c for c in concepts if c not in BY_NAME]
     if unknown:
         raise ValueError(f"unknown concept(s) {unknown}; concepts are {list(BY_NAME)}")
     want = set(concepts) | {BY_NAME[c].mask for c in concepts if BY_NAME[c].mask}
-    if "flipped" in want and move is None:
-        raise ValueError("concept 'flipped' needs the move played (compute's `move`)")
+    lacking = [c for c in sorted(want) if not given[BY_NAME[c].needs]]
+    if lacking:
+        raise ValueError(f"concept(s) {lacking} need compute's " + " and ".join(
+            {"move": "`move` (the move played)", "search": "`search_move` and `policy_move`"}[BY_NAME[c].needs]
+            for c in dict.fromkeys(lacking)))
     sq = game.bits_to_array
     empty = ~(me | opp) & game.FULL
     legal = game.legal_bits(me, opp)
@@ -185,9 +204,14 @@ def compute(me, opp, concepts=None, move=None, max_empties=SOLVE_EMPTIES):
     for name, squares in (("corners", CORNERS), ("x", X_SQUARES), ("c", C_SQUARES)):
         out[f"{name}_mine"] = lambda m=_mask(squares): game.popcount(me & m)
         out[f"{name}_theirs"] = lambda m=_mask(squares): game.popcount(opp & m)
-    if "flipped" in want:
-        move = np.asarray(move)
-        out["flipped"] = lambda: sq(game.step(me, opp, move)[1] & opp)
+    if given["move"]:
+        move = np.asarray(move, np.int64)
+        out["flipped_played"] = lambda: sq(game.step(me, opp, move)[1] & opp)
+    if given["search"]:
+        a, p = np.asarray(search_move, np.int64), np.asarray(policy_move, np.int64)
+        out[_SEARCHED] = lambda: a >= 0
+        out["mcts_move"] = lambda: a[:, None] == np.arange(36)  # pass (36) and not searched (-1): no square
+        out["mcts_differs"] = lambda: (a >= 0) & (a != p)
     values = {k: f() for k, f in out.items() if k in want}
     if want & {"stable_mine", "stable_theirs", "frontier_mine", "frontier_theirs"}:
         sm, so, fr = _stable_frontier(me, opp)

@@ -9,8 +9,9 @@ othello/play.py, with their share of games; 'self' = the model against itself), 
 diversity. Positions are de-duplicated (first occurrence kept), split into train / val /
 test BY GAME, and written as an activation store (sae/activations.py). For each position
 the store keeps the activations at every requested site, the board from the mover's side,
-side to move, ply, legal mask, game id, source and the network's policy and value, all
-from one forward pass of one checkpoint, whose sha256 the manifest records with the full config.
+side to move, ply, legal mask, game id, source, the move played from it (in the game where it
+first occurred) and the network's policy and value, all from one forward pass of one checkpoint,
+whose sha256 the manifest records with the full config.
 
 Games are played as a fixed sequence of tasks (`tasks`: round after round, each source's share
 of `batch_games`), every task with its own generators seeded by [seed, task], and de-duplicated in
@@ -101,11 +102,12 @@ def play_games(model, n_games, opponent, ccfg, first_game_id):
     """Play `n_games` of the model's sampled policy (vs `opponent`, if any) in lockstep.
 
     The network runs only where the model is to move. Returns per-position arrays
-    {me, opp: uint64, ply, game_id: int64} `[N]` of every position before a move, ply-major.
+    {me, opp: uint64, ply, game_id: int64, move: the action then played (36 = pass)} `[N]` of every
+    position before a move, ply-major.
     """
     me, opp = game.initial(n_games)
     model_first = np.arange(n_games) % 2 == 0  # vs an opponent: the model plays each colour half the time
-    out = {"me": [], "opp": [], "ply": [], "game_id": []}
+    out = {"me": [], "opp": [], "ply": [], "game_id": [], "move": []}
     gid = first_game_id + np.arange(n_games)
     for ply in range(MAX_PLIES):
         idx = np.flatnonzero(~game.terminal(me, opp))
@@ -124,6 +126,7 @@ def play_games(model, n_games, opponent, ccfg, first_game_id):
                 actions[mine] = model(m[mine], o[mine])
             if not mine.all():
                 actions[~mine] = opponent(m[~mine], o[~mine])
+        out["move"].append(actions)
         me[idx], opp[idx] = game.step(m, o, actions)
     return {k: np.concatenate(v) for k, v in out.items()}
 
@@ -248,6 +251,7 @@ def _collect(pool, player, net, ck, checkpoint_path, sites, mix, c, seed, device
             "legal": game.legal_mask(me, opp),
             "game_id": pos["game_id"][rows].astype(np.int32),
             "source": pos["source"][rows],
+            "move": pos["move"][rows].astype(np.int8),
         })
     writer.close({
         "config": config_dict, "checkpoint": str(checkpoint_path), "checkpoint_sha256": file_sha256(checkpoint_path),

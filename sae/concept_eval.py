@@ -5,7 +5,10 @@
 For every SAE of a sweep (`<sweep>/sweep.json`, all sites) and every detection column of the concepts
 (othello/concepts.py via sae.probes.targets: a square, a quadrant or a bin of a position value), on
 rows of the sweep's activation store (train: a seeded sample; val, test: the first rows of those splits,
-held-out games). A unit j with threshold t is the detector act_j > t * max_j (max over train rows):
+held-out games). The search concepts (the move the network's MCTS chooses, at the players' `--search.*`)
+are computed on at most `search_rows` of those rows (sae/search_concepts.py; the report's `search`
+records how many and how long). A unit j with threshold t is the detector act_j > t * max_j (max over
+train rows):
 
     coverage        the best single (unit, t) per column by F1, CHOSEN ON VAL, F1 reported on TEST
     reconstruction  every (unit, t) is labelled with each column it predicts at val precision >=
@@ -37,18 +40,17 @@ import torch
 from tqdm import tqdm
 
 from alphazero.checkpoint import file_sha256, load_network, resolve_checkpoint
-from othello import concepts as cl
-from othello import game
 from othello.atomic import atomic_write_json, atomic_write_text
-from othello.svgplot import W, line_plot
 from sae import autointerp as ai
 from sae import probes
 from sae.activations import ActivationStore
 from sae.archs import CLASSES, SAEConfig
+from sae.concept_tables import ORDER, best_sae, markdown, ordered, plots  # noqa: F401 (readers use ce.ordered, ce.plots ...)
 from sae.export import load_sae
+from sae.search_concepts import row_concepts
 from sae.sweep_report import read_sweep_report
 
-FORMAT = "othello-sae-concepts/2"  # /2: `saes` {name: {weights_sha256, d_sae}} ties the labels to the weights
+FORMAT = "othello-sae-concepts/3"  # /3: the search concepts and the same-L0 random floor ("random-l0:"); /2: `saes`
 SPLITS = probes.SPLITS
 
 
@@ -63,6 +65,7 @@ class ConceptEvalConfig:
     min_fires: int = 10          # ... firing on at least this many val rows where the column is defined
     min_positives: int = 10      # a column counts only with this many positives in each split
     solve_empties: int = 14      # solver concepts on positions with at most this many empties
+    search_rows: int = 6000      # search concepts (MCTS move) on at most this many rows: ~250 positions/s per core at 64 sims
     probes: bool = True          # probe ceiling and untrained-network floor at each site (sae.probes, ridge)
     autointerp: bool = True      # every SAE feature's rule and importance (sae.autointerp)
     learned_gap: float = 0.03    # "[learned]" groups: the trained probe beats the untrained one by this much F1
@@ -78,10 +81,12 @@ class Rows:
     legal: np.ndarray    # bool [N, 37]
     t: probes.Targets    # detection columns [N, K]
     counted: np.ndarray  # bool [K]: enough positives in every split
+    values: tuple        # (concept values, search info) of sae.search_concepts.row_concepts: the probes reuse them
 
 
-def select(store, cfg, seed):
-    """The evaluation rows (as sae.probes.select_rows, so the probes see the same rows) and their concepts."""
+def select(store, cfg, seed, net=None, search=None, device="cpu"):
+    """The evaluation rows (as sae.probes.select_rows, so the probes see the same rows) and their concepts;
+    `net`, `search`, `device`: the network, SearchConfig and device of the search concepts."""
     pcfg = probe_config(cfg, seed)
     rows = probes.select_rows(store, pcfg)
     allrows = np.concatenate([rows[s] for s in SPLITS])
@@ -89,16 +94,16 @@ def select(store, cfg, seed):
     for s in SPLITS:
         local[s], at = np.arange(at, at + len(rows[s])), at + len(rows[s])
     boards, legal = np.asarray(store.arrays["boards"][allrows]), np.asarray(store.arrays["legal"][allrows])
-    me, opp = game.from_planes(boards)
-    move = probes.played_moves(store.arrays["policy"][allrows], legal)
-    t = probes.targets(cl.compute(me, opp, move=move, max_empties=cfg.solve_empties))
+    values = row_concepts(store, rows, cfg.solve_empties, cfg.search_rows, search, seed, device, net)
+    t = probes.targets(values[0])
     counted = np.all([(t.y[r] & t.m[r]).sum(0) >= cfg.min_positives for r in local.values()], 0)
-    return Rows(rows, local, boards, legal, t, counted)
+    return Rows(rows, local, boards, legal, t, counted, values)
 
 
 def probe_config(cfg, seed):
     return probes.ProbeConfig(train_rows=cfg.train_rows, val_rows=cfg.val_rows, test_rows=cfg.test_rows,
-                              min_positives=cfg.min_positives, solve_empties=cfg.solve_empties, seed=seed)
+                              min_positives=cfg.min_positives, solve_empties=cfg.solve_empties,
+                              search_rows=cfg.search_rows, seed=seed)
 
 
 @torch.no_grad()
@@ -141,11 +146,14 @@ def unit_scores(h_NF, t, local, cfg):
 
 
 @torch.no_grad()
-def random_like(sae, mean_D, seed):
+def random_like(sae, mean_D, seed, k=None):
     """An untrained SAE of the same class, width and k: random unit decoder rows, W_enc = W_dec^T,
-    zero encoder bias (JumpReLU: the initial threshold), reading x - mean (so random directions cut the data)."""
-    k = sae.k or 0
-    r = CLASSES[sae.arch](SAEConfig(sae.arch, sae.d_in, sae.d_sae, k=k, seed=seed)).requires_grad_(False).eval()
+    zero encoder bias (JumpReLU: the initial threshold), reading x - mean (so random directions cut the data).
+    With `k`: a random TopK SAE of the same width keeping k features, whatever `sae`'s class (the floor at
+    the trained SAE's own L0: an untrained ReLU / JumpReLU / Gated SAE fires on half its features, and
+    coverage grows with density, so only a floor of equal sparsity isolates what training added)."""
+    arch, k = ("topk", k) if k else (sae.arch, sae.k or 0)
+    r = CLASSES[arch](SAEConfig(arch, sae.d_in, sae.d_sae, k=k, seed=seed)).requires_grad_(False).eval()
     r.W_dec.copy_(r.W_dec / r.W_dec.norm(dim=1, keepdim=True))
     r.W_enc.copy_(r.W_dec.T)
     r.b_dec.copy_(torch.as_tensor(mean_D, dtype=torch.float32))
@@ -153,19 +161,21 @@ def random_like(sae, mean_D, seed):
     return r
 
 
-def evaluate_sweep(sweep_dir, cfg, icfg, seed=0, device="cpu"):
-    """The whole report (a JSON-able dict; see the module doc) for the sweep in `sweep_dir`."""
+def evaluate_sweep(sweep_dir, cfg, icfg, seed=0, device="cpu", search=None):
+    """The whole report (a JSON-able dict; see the module doc) for the sweep in `sweep_dir`; `search`: the
+    SearchConfig of the search concepts (default: the players' defaults)."""
     t0 = time.perf_counter()
     sweep_dir = Path(sweep_dir)
     sweep = read_sweep_report(sweep_dir)
     store = ActivationStore(cfg.store or sweep["store"]["path"])
-    d = select(store, cfg, seed)
+    net = load_network(resolve_checkpoint(store.manifest["checkpoint"]), device=device)
+    d = select(store, cfg, seed, net, search, device)
     allrows = np.concatenate([d.rows[s] for s in SPLITS])
     yt, mt = d.t.rows(d.local["test"])
     methods = {"always-on": {"kind": "always-on", "coverage": probes.always_on_f1(yt, mt)}}
     sites = list(dict.fromkeys(r["site"] for r in sweep["runs"]))
     if cfg.probes:
-        pr = probes.evaluate_probes(store, probe_config(cfg, seed), sites=sites)
+        pr = probes.evaluate_probes(store, probe_config(cfg, seed), sites=sites, values=d.values)
         if pr["columns"] != d.t.columns:
             raise ValueError("the probes' detection columns differ from the evaluation's")
         for s in sites:
@@ -174,7 +184,6 @@ def evaluate_sweep(sweep_dir, cfg, icfg, seed=0, device="cpu"):
                                                "coverage": np.asarray(pr["f1"][f"untrained:{s}"])}
         for k in (k for k in pr["f1"] if k.startswith("neurons:untrained:")):  # sae.probes' own unit thresholds
             methods[f"untrained neurons:{k.split(':')[2]}"] = {"kind": "untrained-neurons", "coverage": np.asarray(pr["f1"][k])}
-    net = load_network(resolve_checkpoint(store.manifest["checkpoint"]), device=device)
     mlp = [f"mlp.{s.split('.')[1]}" for s in sites if s.startswith("resid.")]
     if mlp:
         hidden = probes.site_activations(net.cpu(), d.boards, keep=set(mlp))
@@ -194,6 +203,10 @@ def evaluate_sweep(sweep_dir, cfg, icfg, seed=0, device="cpu"):
         f_rnd = encode(rnd, x, device=device)
         methods[f"random:{run['name']}"] = {"kind": "random-sae", **info, "l0": _l0(f_rnd[d.local["test"]]),
                                            **unit_scores(f_rnd, d.t, d.local, cfg)}
+        k_same = max(1, round(methods[run["name"]]["l0"]))
+        f_rk = encode(random_like(sae, x[d.local["train"]].mean(0), seed, k=k_same), x, device=device)
+        methods[f"random-l0:{run['name']}"] = {"kind": "random-sae-l0", **info, "l0": _l0(f_rk[d.local["test"]]),
+                                              **unit_scores(f_rk, d.t, d.local, cfg)}
         if cfg.autointerp:
             fs = {s: f[d.local[s]] for s in SPLITS}
             xs = {s: torch.as_tensor(d.t.y[d.local[s]] & d.t.m[d.local[s]]) for s in SPLITS}
@@ -204,7 +217,7 @@ def evaluate_sweep(sweep_dir, cfg, icfg, seed=0, device="cpu"):
             saes[run["name"]] = {"summary": ai.summarise(feats, kl, dv, (fs["test"] > 0).float().mean(0), icfg),
                                  "features": feats}
     report = {"format": FORMAT, "sweep": str(sweep_dir), "store": store.info(),
-              "rows": {s: len(r) for s, r in d.rows.items()},
+              "rows": {s: len(r) for s, r in d.rows.items()}, "search": d.values[1],
               "config": {"concepts": dataclasses.asdict(cfg), "autointerp": dataclasses.asdict(icfg), "seed": seed},
               "columns": names, "concept": d.t.concept, "group": d.t.group, "kind": d.t.kind,
               "counted": d.counted.tolist(),
@@ -259,95 +272,6 @@ def _as_result(report, metric):
     return {**{k: report[k] for k in ("group", "kind", "counted")},
             "f1": {name: m[metric] if metric in m else m["coverage"] for name, m in report["methods"].items()
                    if metric in m or m["kind"] in one_f1}}
-
-
-# ------------------------------------------------------------------ tables and plots
-
-ORDER = ("sae", "random-sae", "neurons", "untrained-neurons", "probe", "untrained-probe", "always-on")
-
-
-def ordered(report):
-    return sorted(report["methods"], key=lambda k: (ORDER.index(report["methods"][k]["kind"]), k))
-
-
-def best_sae(report, kind="[computed]"):
-    """The SAE with the best mean VAL coverage on `kind` columns (chosen without looking at test), among
-    those with L0 <= the config's max_l0 (all of them if none is that sparse)."""
-    counted, kinds = np.asarray(report["counted"]), np.asarray(report["kind"])
-    sel = counted & (kinds == kind.strip("[]"))
-    saes = [k for k in report["methods"] if report["methods"][k]["kind"] == "sae"]
-    sparse = [k for k in saes if report["methods"][k]["l0"] <= report["config"]["concepts"]["max_l0"]]
-    saes = sparse or saes
-    return max(saes, key=lambda k: np.mean(np.asarray(report["methods"][k]["coverage_val"])[sel])) if saes else None
-
-
-def markdown(report):
-    groups = list(dict.fromkeys(report["group"]))
-    kind_of = dict(zip(report["group"], report["kind"]))
-    cols = groups + ["[input]", "[computed]", "[learned]", "[all]"]
-    n = {g: int(sum(c for c, x in zip(report["counted"], report["group"]) if x == g)) for g in groups}
-    n.update({f"[{k}]": int(sum(c for c, x in zip(report["counted"], report["kind"]) if x == k)) for k in ("input", "computed")})
-    n["[all]"] = int(sum(report["counted"]))
-    n["[learned]"] = int(sum(c for c, x in zip(report["counted"], report["group"]) if x in report["learned_groups"]))
-    out = [f"# Concept evaluation of `{report['sweep']}`", "",
-           f"Rows train/val/test {report['rows']['train']}/{report['rows']['val']}/{report['rows']['test']} "
-           f"(test: held-out games); units, thresholds and rules chosen on val, every score on test; mean F1 over "
-           f"the columns with enough positives in every split (count under each group). Probe rows: one linear-probe "
-           f"F1 per column (ceiling / untrained-network floor), in both tables. [learned]: the groups where the trained "
-           f"network's probe beats the untrained one's by >= {report['config']['concepts']['learned_gap']} "
-           f"({', '.join(report['learned_groups']) or 'none'}). {report['seconds']:.0f} s.", ""]
-    for metric in ("coverage", "reconstruction"):
-        means = report["means"][metric]
-        head = [f"{g} ({'in' if kind_of[g] == 'input' else 'comp'}, {n[g]})" if g in kind_of else f"{g} ({n[g]})"
-                for g in cols]
-        out += [f"## {metric.capitalize()}", "", "| method | L0 | " + " | ".join(head) + " |", "|---|---|" + "---|" * len(cols)]
-        for k in (k for k in ordered(report) if k in means):
-            l0 = report["methods"][k].get("l0")
-            out.append(f"| {k} | {'' if l0 is None else f'{l0:.1f}'} | "
-                       + " | ".join(f"{means[k][g]:.3f}" if g in means.get(k, {}) else "" for g in cols) + " |")
-        out.append("")
-    if report["autointerp"]:
-        out += ["## Auto-interpretation (rules over concept columns; test precision / recall / F1)", "",
-                "| SAE | alive | explained (F1 >= 0.8) | median F1 | median F1 of 'always' | single / conjunction / tree |",
-                "|---|---|---|---|---|---|"]
-        for name, a in report["autointerp"].items():
-            s = a["summary"]
-            out.append(f"| {name} | {s['alive']} | {s['explained']} ({s['explained_frac']:.1%}) | "
-                       f"{s['median_f1'] or 0:.3f} | {s['median_f1_always'] or 0:.3f} | {' / '.join(str(s['by_kind'][k]) for k in ai.KINDS)} |")
-        for name, a in report["autointerp"].items():
-            out += ["", f"### Important but unexplained: {name} (ranked by policy KL when ablated)", "",
-                    "| feature | policy KL | value change | fires (test, > 0) | best rule | F1 |", "|---|---|---|---|---|---|"]
-            out += [f"| {c['feature']} | {c['kl']:.4f} | {c['value_change']:.4f} | {c['freq_test']:.3f} | {c['text']} "
-                    f"| {c['f1']:.3f} |" for c in a["summary"]["candidates"]]
-    return "\n".join(out) + "\n"
-
-
-def plots(report):
-    """{file suffix: SVG}: mean coverage vs L0 per kind with every floor, and per group for the best SAE."""
-    means, meth = report["means"]["coverage"], report["methods"]
-    saes = [k for k in meth if meth[k]["kind"] == "sae"]
-    l0s, l0r = [max(meth[k]["l0"], 0.1) for k in saes], [max(meth[f"random:{k}"]["l0"], 0.1) for k in saes]
-    span = [min(l0s + l0r), max(l0s + l0r)] if saes else [1, 2]
-    out = {}
-    for kind in ("computed", "input"):
-        g = f"[{kind}]"
-        series = [("SAE", l0s, [means[k].get(g) for k in saes]),
-                  ("random SAE", l0r, [means[f"random:{k}"].get(g) for k in saes])]
-        for k in ordered(report):
-            if meth[k]["kind"] not in ("sae", "random-sae"):
-                series.append((k, span, [means[k].get(g)] * 2))
-        out[f"coverage_{kind}"] = line_plot(series, f"Coverage of {kind} concepts (test F1)", "L0 of the SAE",
-                                            "mean best-feature F1", logx=True)
-    best = best_sae(report)
-    groups = list(dict.fromkeys(report["group"]))
-    xs = list(range(1, len(groups) + 1))
-    series = [(f"{k}" if k == best else k.split(":")[0], xs, [means[k].get(g) for g in groups])
-              for k in [best, f"random:{best}"] + [k for k in ordered(report) if meth[k]["kind"] not in ("sae", "random-sae")]
-              if k in means]
-    svg = line_plot(series, f"Coverage per concept group (test F1); SAE: {best}", "concept group", "mean test F1")
-    key = "".join(f'<text x="{W - 160}" y="{200 + 15 * i}">{x} {g}</text>' for i, (x, g) in enumerate(zip(xs, groups)))
-    out["groups"] = svg.replace("</svg>", key + "</svg>")  # the group names, under the legend
-    return out
 
 
 def write(report, sweep_dir, name):
@@ -422,7 +346,7 @@ def main(argv=None):
     args = config.parse(ConceptEvalArgs, argv, __doc__)
     try:
         report = evaluate_sweep(args.cfg.sae.out, args.concepts, args.interp, args.cfg.seed,
-                                config.resolve_device(args.cfg.device))
+                                config.resolve_device(args.cfg.device), args.cfg.search)
     except ValueError as e:  # a missing / foreign sweep, store or SAE folder
         raise SystemExit(f"error: {e}") from None
     write(report, args.cfg.sae.out, args.concepts.out)

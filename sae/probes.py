@@ -21,7 +21,8 @@ For every concept's detection columns (a square, a quadrant or a bin of a positi
     always-on  a detector that always fires: F1 = 2p / (1 + p), p the test positive rate
 
 A column counts only where it has at least `min_positives` positives in each split; solver
-concepts only on rows where the position is solvable (the concept's mask).
+concepts only on rows where the position is solvable, search concepts only on the (at most
+`search_rows`) rows searched (the concepts' masks; values from sae.search_concepts).
 """
 from dataclasses import dataclass
 
@@ -33,9 +34,9 @@ from alphazero.checkpoint import file_sha256, load_network, resolve_checkpoint
 from alphazero.config import NetConfig
 from alphazero.network import AlphaZeroNet
 from othello import concepts as cl
-from othello import game
 from sae.activations import ActivationStoreError
 from sae.config import EVAL_SPLIT
+from sae.search_concepts import row_concepts
 
 SPLITS = ("train", "val", EVAL_SPLIT)
 
@@ -52,6 +53,7 @@ class ProbeConfig:
     unit_thresholds: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7)  # single units: fractions of the max
     min_positives: int = 10      # a column counts only with this many positives in each split
     solve_empties: int = 14      # solver concepts on positions with at most this many empties
+    search_rows: int = 6000      # search concepts on at most this many rows (one MCTS each, ~250/s on a core; 0 = off)
     seed: int = 0                # row sampling and the untrained network's initialisation
 
 
@@ -69,10 +71,13 @@ class Targets:
 
 
 def targets(values):
-    """{concept: values} (othello.concepts.compute) -> Targets over every concept's columns."""
+    """{concept: values} (othello.concepts.compute) -> Targets over every concept's columns (a mask-only
+    concept, `detect` False, gives none)."""
     ys, ms, out = [], [], Targets(None, None, [], [], [], [])
     for name, v in values.items():
         c = cl.BY_NAME[name]
+        if not c.detect:
+            continue
         y, names = cl.detection_columns(c, v)
         mask = np.asarray(values[c.mask], bool) if c.mask else np.ones(len(y), bool)
         ys.append(y)
@@ -250,21 +255,18 @@ def select_rows(store, cfg):
     return out
 
 
-def played_moves(policy, legal):
-    """The network's preferred legal action `[N]` (argmax of its stored policy over legal actions)."""
-    return np.where(legal, np.asarray(policy, np.float32), -np.inf).argmax(1)
-
-
 # ------------------------------------------------------------------ the whole evaluation
 
-def evaluate_probes(store, cfg, sites=None, neuron_sites=None):
+def evaluate_probes(store, cfg, sites=None, neuron_sites=None, search=None, values=None):
     """Probe / untrained / input / neuron / always-on F1 per detection column. Returns a dict:
 
     columns, concept, group, kind  [K] lists;  positives {split: [K]};  counted [K] bool;
     f1 {method: [K]} with methods "trained:<site>", "untrained:<site>", "input",
-    "neurons:trained:mlp.L", "neurons:untrained:mlp.L", "always-on"; rows {split: n}.
-    `sites`: probe sites (default all); `neuron_sites`: blocks' MLPs as "mlp.L" (default: those
-    feeding the store's sites, i.e. block L for resid.L).
+    "neurons:trained:mlp.L", "neurons:untrained:mlp.L", "always-on"; rows {split: n}; search (its rows
+    and time). `sites`: probe sites (default all); `neuron_sites`: blocks' MLPs as "mlp.L" (default: those
+    feeding the store's sites, i.e. block L for resid.L); `search`: the SearchConfig of the search concepts
+    (default: the players'); `values`: (concept values, search info) of sae.search_concepts.row_concepts
+    on select_rows(store, cfg), when the caller has them already (the search is not run twice).
     """
     m = store.manifest
     path = resolve_checkpoint(m["checkpoint"])
@@ -281,9 +283,9 @@ def evaluate_probes(store, cfg, sites=None, neuron_sites=None):
         split_rows[s] = np.arange(at, at + len(rows[s]))
         at += len(rows[s])
     boards = np.asarray(store.arrays["boards"][allrows])
-    me, opp = game.from_planes(boards)
-    move = played_moves(store.arrays["policy"][allrows], store.arrays["legal"][allrows])
-    t = targets(cl.compute(me, opp, move=move, max_empties=cfg.solve_empties))
+    values, searched = values or row_concepts(store, rows, cfg.solve_empties, cfg.search_rows, search, cfg.seed,
+                                              net=trained)
+    t = targets(values)
     positives = {s: (t.y[r] & t.m[r]).sum(0) for s, r in split_rows.items()}
     counted = np.all([positives[s] >= cfg.min_positives for s in SPLITS], 0)
     f1 = {"always-on": always_on_f1(*t.rows(split_rows[EVAL_SPLIT]))}
@@ -303,7 +305,7 @@ def evaluate_probes(store, cfg, sites=None, neuron_sites=None):
     return {"columns": t.columns, "concept": t.concept, "group": t.group, "kind": t.kind,
             "positives": {s: v.tolist() for s, v in positives.items()}, "counted": counted.tolist(),
             "f1": {k: np.asarray(v).tolist() for k, v in f1.items()},
-            "rows": {s: len(r) for s, r in rows.items()}}
+            "rows": {s: len(r) for s, r in rows.items()}, "search": searched}
 
 
 def group_means(result):

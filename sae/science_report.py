@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alphazero.config import SearchConfig
 from othello.atomic import atomic_write_text
 from othello.svgplot import line_plot
 from sae import concept_eval as ce
@@ -33,7 +34,8 @@ from sae.activations import ActivationStore
 from sae.export import load_sae
 
 AGGREGATES = ("[input]", "[computed]", "[learned]", "[all]")
-HEADLINE_KINDS = ("sae", "random-sae", "probe", "untrained-probe", "always-on")
+HEADLINE_KINDS = ("sae", "random-sae", "random-sae-l0", "probe", "untrained-probe", "always-on")
+TWINS = ("random:", "random-l0:")  # each SAE's floors, listed right after it
 IMG = "report_img"  # the images' folder beside report.md (the viewer copies both)
 
 
@@ -46,6 +48,7 @@ class ReportConfig:
     candidates: int = 3          # important-but-unexplained features shown per SAE
     boards: int = 4              # top-activating test boards drawn per candidate
     example_rows: int = 5000     # test rows searched for those boards
+    search_rows: int = 2000      # probe table: search concepts (MCTS move) on at most this many rows (~8 s on a core)
     out: str = "report"          # <out>.md, <out>.html and report_img/ in the sweep folder
 
 
@@ -63,8 +66,8 @@ def headline(report):
     for k in ce.ordered(report):
         kind = meth[k]["kind"]
         if kind == "sae":
-            names += [k] + ([f"random:{k}"] if f"random:{k}" in meth else [])
-        elif kind in HEADLINE_KINDS and kind != "random-sae":
+            names += [k] + [f"{t}{k}" for t in TWINS if f"{t}{k}" in meth]
+        elif kind in HEADLINE_KINDS and kind not in ("random-sae", "random-sae-l0"):
             names.append(k)
     return {"split": ce.SPLITS[-1], "rows": report["rows"],
             "groups": [{"name": g, "kind": kind_of[g], "n": n[g], "learned": g in report["learned_groups"]} for g in groups],
@@ -133,16 +136,18 @@ def build(sweep_dir, cfg, seed=0, concepts="concepts"):
                     f"games of the test split; every choice (unit, threshold, rule, penalty) on val."),
               ("h", 2, "Headline: concept coverage per group"), *headline_blocks(headline(report)),
               ("img", f"{IMG}/concepts_groups.svg", "coverage per concept group")]
-    if cfg.probes:
-        blocks += probe_blocks(store, cfg, seed, images)
+    if cfg.probes:  # the search concepts with the search that concepts.json used (players' defaults if it ran none)
+        search = SearchConfig(**report["search"]["config"]) if report.get("search") else SearchConfig()
+        blocks += probe_blocks(store, cfg, seed, images, search)
     blocks += kind_blocks(report, images) + interp_blocks(report, images)
     blocks += candidate_blocks(report, sweep_dir, store, cfg, images)
     return blocks, images
 
 
-def probe_blocks(store, cfg, seed, images):
+def probe_blocks(store, cfg, seed, images, search=None):
     pr = probes.evaluate_probes(store, probes.ProbeConfig(train_rows=cfg.train_rows, val_rows=cfg.val_rows,
-                                                          test_rows=cfg.test_rows, seed=seed))
+                                                          test_rows=cfg.test_rows, search_rows=cfg.search_rows,
+                                                          seed=seed), search=search)
     means = probes.group_means(pr)
     groups = list(dict.fromkeys(pr["group"])) + ["[input]", "[computed]", "[all]"]
     sites = [k.split(":", 1)[1] for k in means if k.startswith("trained:")]
@@ -158,7 +163,9 @@ def probe_blocks(store, cfg, seed, images):
     return [("h", 2, "Linear probes per site: ceiling and random-network floor"),
             ("p", f"Ridge probes (sae.probes) fitted on {r['train']} train rows, penalty and threshold chosen on {r['val']} "
                   f"val rows, F1 on {r[ce.SPLITS[-1]]} test rows; 'untrained': the same probe on a randomly initialised "
-                  f"network of the same shape; 'input': on the 72 input planes; neurons: the best single MLP unit."),
+                  f"network of the same shape; 'input': on the 72 input planes; neurons: the best single MLP unit."
+                  + (f" Search concepts on {pr['search']['rows']} of the rows ({pr['search']['algorithm']}, "
+                     f"{pr['search']['sims']} simulations, {pr['search']['seconds']:.0f} s)." if pr["search"] else "")),
             ("table", ["method"] + groups, [[k] + [_f(means[k].get(g)) for g in groups] for k in order if k in means]),
             ("img", f"{IMG}/probes.svg", "probe F1 per site")]
 

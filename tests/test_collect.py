@@ -61,6 +61,21 @@ def test_positions_unique_and_split_by_game(store):
     assert not (games["train"] & games["val"]) and not (games["train"] & games["test"]) and not (games["val"] & games["test"])
 
 
+def test_move_is_the_move_played(store):
+    """`move` is legal at its row, and where the game's next ply is stored it is the square that ply filled."""
+    move = np.asarray(store.array("move")).astype(np.int64)
+    legal = np.asarray(store.array("legal"))
+    assert store.array("move").dtype == np.int8 and legal[np.arange(store.count), move].all()
+    me, opp = game.from_planes(store.array("boards"))
+    gid, ply = np.asarray(store.array("game_id")), np.asarray(store.array("ply"))
+    nxt = np.flatnonzero((gid[1:] == gid[:-1]) & (ply[1:] == ply[:-1] + 1))  # rows ordered by game, then ply
+    filled = (me[nxt + 1] | opp[nxt + 1]) & ~(me[nxt] | opp[nxt])
+    expect = np.where(filled == 0, game.PASS, game.bits_to_array(filled).argmax(1))
+    assert len(nxt) > 300 and (game.popcount(filled) <= 1).all()
+    np.testing.assert_array_equal(move[nxt], expect)
+    assert len(np.unique(move)) > 20  # not a constant stand-in
+
+
 def test_collect_cli_errors_and_help(tiny_ckpt, tmp_path):
     def cli(*args):
         return subprocess.run([sys.executable, "-m", "sae.collect", *map(str, args)], capture_output=True, text=True, cwd=ROOT)

@@ -86,7 +86,7 @@ def test_the_command_on_a_tiny_store_and_sweep(tmp_path):
         sae = make_sae(SAEConfig(arch, 16, 24, **knob))
         export_sae(sae, sweep / arch, "resid.1")
         runs.append({"name": arch, "folder": arch, "site": "resid.1", "arch": arch, "d_sae": 24,
-                     "k": knob.get("k"), "l1": knob.get("l1"), "metrics": {"l0": 5.0, "fvu": 0.5}})
+                     "k": knob.get("k"), "l1": knob.get("l1"), "metrics": {"l0": 5.0, "fvu": 0.5, "dead_frac": 0.0}})
     write_sweep_report(sweep, runs, {}, store.info())
     rc = ce.main(["--sae.out", str(sweep), "--concepts.train-rows", "800", "--concepts.val-rows", "400",
                   "--concepts.test-rows", "400", "--concepts.solve-empties", "6", "--concepts.min-positives", "3",
@@ -96,11 +96,19 @@ def test_the_command_on_a_tiny_store_and_sweep(tmp_path):
     assert report["format"] == ce.FORMAT
     assert {"relu", "topk", "random:relu", "neurons:mlp.1", "probe:resid.1", "untrained probe:resid.1",
             "always-on"} <= set(report["methods"])
+    for name in ("relu", "topk"):  # the same-L0 floor: a random TopK SAE keeping the trained SAE's (rounded) L0
+        m, floor = report["methods"][name], report["methods"][f"random-l0:{name}"]
+        assert floor["kind"] == "random-sae-l0" and floor["l0"] <= max(1, round(m["l0"])) + 1e-9
+        assert floor["l0"] >= 0.5 * max(1, round(m["l0"]))
     k = len(report["columns"])
     assert all(len(m["coverage"]) == k for m in report["methods"].values())
     feats = report["autointerp"]["relu"]["features"]
     assert len(feats) == 24 and any(f is not None and "kl" in f for f in feats)
     assert "[computed]" in report["means"]["coverage"]["relu"] and isinstance(report["learned_groups"], list)
+    # the search concepts: every evaluation row searched (fewer than search_rows), at the players' default search
+    assert {"mcts_move a1", "mcts_differs", "flipped_played c3"} <= set(report["columns"]) and "search" in report["group"]
+    assert report["search"]["rows"] == sum(report["rows"].values()) and report["search"]["config"]["sims"] == 64
+    assert "Search concepts (group `search`" in (sweep / "concepts.md").read_text()
     md = (sweep / "concepts.md").read_text()
     assert "## Coverage" in md and "## Reconstruction" in md and "Important but unexplained" in md
     assert (sweep / "concepts_coverage_computed.svg").read_text().startswith("<svg")

@@ -76,7 +76,7 @@ def ref_stable(b):
 
 
 def ref_concepts(b, move):
-    """Every move-free concept, plus 'flipped' for `move`, of one board (lists / ints)."""
+    """Every board-only concept, plus 'flipped_played' for `move`, of one board (lists / ints)."""
     sq = lambda pred: [bool(pred(s)) for s in range(36)]  # noqa: E731
     legal, opp_legal = ref_legal(b), ref_legal(tuple(-x for x in b))
     flippable = {f for s in legal for f in ref_flips(b, s)}
@@ -97,7 +97,7 @@ def ref_concepts(b, move):
            "stable_mine": sq(lambda s: s in stable and b[s] == 1), "stable_theirs": sq(lambda s: s in stable and b[s] == -1),
            "frontier_mine": sq(lambda s: s in frontier and b[s] == 1),
            "frontier_theirs": sq(lambda s: s in frontier and b[s] == -1),
-           "flipped": sq(lambda s: move != 36 and s in ref_flips(b, move))}
+           "flipped_played": sq(lambda s: move != 36 and s in ref_flips(b, move))}
     for name, squares in (("corners", [0, 5, 30, 35]), ("x", [7, 10, 25, 28]), ("c", [1, 6, 4, 11, 24, 31, 29, 34])):
         out[f"{name}_mine"], out[f"{name}_theirs"] = count(squares, 1), count(squares, -1)
     return out
@@ -114,7 +114,7 @@ def sample():
 
 def test_every_rules_concept_matches_the_direct_implementation(sample):
     me, opp, boards, moves = sample
-    names = [c.name for c in concepts.REGISTRY if not c.mask]
+    names = [c.name for c in concepts.REGISTRY if not c.mask and c.needs != "search"]
     got = concepts.compute(me, opp, names, move=moves)
     assert list(got) == names
     for i, b in enumerate(boards):
@@ -122,7 +122,25 @@ def test_every_rules_concept_matches_the_direct_implementation(sample):
         for name in names:
             assert np.array_equal(np.asarray(got[name][i]), np.asarray(ref[name])), (name, i, b)
     # the sample exercises every concept (no all-False columns hiding a bug)
-    assert got["must_pass"].any() and got["stable_theirs"].any() and got["flipped"].any()
+    assert got["must_pass"].any() and got["stable_theirs"].any() and got["flipped_played"].any()
+
+
+def test_search_concepts_match_the_direct_definition(sample):
+    """mcts_move: one square per searched row (none for a pass), mcts_differs: search != raw argmax; both
+    defined only where searched (the mask), and no detection columns for the mask itself."""
+    me, opp, boards, moves = sample
+    rng = np.random.default_rng(1)
+    search = np.where(rng.random(len(me)) < 0.3, -1, moves)                  # 30% of the rows not searched
+    policy = np.where(rng.random(len(me)) < 0.5, moves, (moves + 1) % 37)   # the raw argmax, half the time another
+    got = concepts.compute(me, opp, ["mcts_move", "mcts_differs"], search_move=search, policy_move=policy)
+    assert list(got) == ["searched", "mcts_move", "mcts_differs"]
+    for i in range(len(me)):
+        a = int(search[i])
+        assert got["searched"][i] == (a >= 0)
+        assert got["mcts_move"][i].tolist() == [s == a for s in range(36)]
+        assert got["mcts_differs"][i] == (a >= 0 and a != policy[i])
+    assert got["mcts_differs"].any() and (got["searched"] & ~got["mcts_differs"]).any() and (moves == 36).any()
+    assert not concepts.BY_NAME["searched"].detect and concepts.BY_NAME["mcts_move"].mask == "searched"
 
 
 @functools.lru_cache(maxsize=None)
@@ -225,6 +243,11 @@ def test_registry_is_consistent_and_names_are_checked():
     me, opp = random_positions(5, seed=0)
     with pytest.raises(ValueError, match="unknown concept"):
         concepts.compute(me, opp, ["nope"])
-    with pytest.raises(ValueError, match="needs the move"):
-        concepts.compute(me, opp, ["flipped"])
-    assert "flipped" not in concepts.compute(me, opp, max_empties=0)
+    with pytest.raises(ValueError, match="move played"):
+        concepts.compute(me, opp, ["flipped_played"])
+    with pytest.raises(ValueError, match="search_move"):
+        concepts.compute(me, opp, ["mcts_move"], move=np.zeros(5))
+    every = concepts.compute(me, opp, max_empties=0)
+    assert "flipped_played" not in every and "mcts_move" not in every and "searched" not in every
+    assert {"flipped_played", "mcts_move", "mcts_differs"} <= set(concepts.compute(
+        me, opp, move=np.full(5, 36), search_move=np.full(5, 36), policy_move=np.full(5, 36), max_empties=0))

@@ -27,7 +27,7 @@ def test_oracle_features_give_full_coverage_and_reconstruction(tmp_path):
     cut1, cut2 = np.searchsorted(pos["game_id"][order], [28, 34])
     arrays = {"acts_resid.2": props[order], "boards": boards[order], "mover": pos["mover"][order],
               "ply": pos["ply"][order], "legal": legal[order], "game_id": pos["game_id"][order],
-              "source": np.zeros(n), "policy": np.zeros((n, 37)), "value": np.zeros(n)}
+              "source": np.zeros(n), "policy": np.zeros((n, 37)), "value": np.zeros(n), "move": np.zeros(n)}
     write_store(tmp_path / "s", store_fields(n, 40, {"train": [0, int(cut1)], "val": [int(cut1), int(cut2)],
                                                      "test": [int(cut2), n]}), arrays)
     r = evaluate_concepts(Identity(), ActivationStore(tmp_path / "s"), "resid.2", "val")

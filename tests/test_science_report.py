@@ -46,6 +46,8 @@ def test_probe_table_covers_every_site_trained_and_untrained(report):
     for site in ("embed", "resid.0", "resid.1", "resid.2", "resid.3"):
         assert f"| trained:{site} |" in report["md"] and f"| untrained:{site} |" in report["md"]
     assert "| input |" in report["md"] and "| always-on |" in report["md"]
+    assert " search |" in report["md"]  # the search concepts' group, run at the players' default search
+    assert re.search(r"Search concepts on \d+ of the rows \(gumbel, 64 simulations", report["md"])
 
 
 def test_candidates_come_with_their_rule_and_boards(report):

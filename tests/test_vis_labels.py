@@ -33,7 +33,8 @@ def fake_concepts(sweep_dir, runs, rules, name="concepts"):
     autointerp, saes = {}, {}
     icfg = ai.AutoInterpConfig()
     for run in runs:
-        for key, kind in ((run["name"], "sae"), (f"random:{run['name']}", "random-sae")):
+        for key, kind in ((run["name"], "sae"), (f"random:{run['name']}", "random-sae"),
+                          (f"random-l0:{run['name']}", "random-sae-l0")):
             methods[key] = {"kind": kind, "site": run["site"], "l0": 8.0, "coverage": cov(), "coverage_val": cov(),
                             "reconstruction": cov()}
         saes[run["name"]] = {"weights_sha256": file_sha256(sweep_dir / run["folder"] / "sae_weights.safetensors"),
@@ -110,8 +111,9 @@ def test_headline_table_and_report_copy_in_the_index(labelled):
     c = labelled["index"]["concepts"]
     assert c["format"] == ce.FORMAT and c["explained_f1"] == 0.8
     h = c["headline"]
-    assert [m["name"] for m in h["methods"]] == ["relu_64", "random:relu_64", "topk_96", "random:topk_96",
-                                                 "probe:resid.2", "untrained probe:resid.2", "always-on"]
+    assert [m["name"] for m in h["methods"]] == ["relu_64", "random:relu_64", "random-l0:relu_64", "topk_96",
+                                                 "random:topk_96", "random-l0:topk_96", "probe:resid.2",
+                                                 "untrained probe:resid.2", "always-on"]
     assert h["columns"][:2] == ["board", "legality"] and "[learned]" in h["columns"]
     assert h["rows"] == {"train": 600, "val": 200, "test": 200} and h["split"] == "test"
     assert [g["learned"] for g in h["groups"]] == [False, True]  # probe beats the untrained one on legality only
@@ -133,7 +135,7 @@ def test_without_concepts_json_there_are_no_labels_and_the_page_says_so(demo, tm
 
 @pytest.mark.parametrize("damage, message", [
     (lambda r: "{not json", "is not readable JSON"),
-    (lambda r: json.dumps({**r, "format": "othello-sae-concepts/1"}), "this reader reads 'othello-sae-concepts/2'"),
+    (lambda r: json.dumps({**r, "format": "othello-sae-concepts/2"}), "this reader reads 'othello-sae-concepts/3'"),
     (lambda r: json.dumps({k: v for k, v in r.items() if k != "saes"}), "lacks one of"),
     (lambda r: json.dumps({**r, "autointerp": {"relu_64": {**r["autointerp"]["relu_64"], "features": [None] * 3}}}),
      "must hold a summary and 64 features"),

@@ -42,8 +42,8 @@ def test_landing_shows_the_headline_the_unexplained_and_the_report(sites, browse
         page.goto(f"{url}index.html")
         page.wait_for_selector(".headline table")
         methods = page.locator(".headline tbody td:first-child").all_inner_texts()
-        assert methods == ["relu_64", "random:relu_64", "topk_96", "random:topk_96", "probe:resid.2",
-                           "untrained probe:resid.2", "always-on"]
+        assert methods == ["relu_64", "random:relu_64", "random-l0:relu_64", "topk_96", "random:topk_96",
+                           "random-l0:topk_96", "probe:resid.2", "untrained probe:resid.2", "always-on"]
         assert "legality *" in page.locator(".headline thead").inner_text()
         assert "600 / 200 / 200 positions" in page.locator(".headline .note").inner_text()  # split sizes labelled
         assert "labels · test · 200 pos." in page.locator(".sae-card").first.inner_text().lower()  # CSS upper-cases it
