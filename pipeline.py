@@ -9,10 +9,12 @@ Stages (each is a typed function; its own command is printed as it runs):
      each, colours alternating, varied openings                       (othello/play.py)
   2. activations at --site (default resid.2, the stream after block index 2) on
      --collect.positions unique positions, split train/val/test by game  (python -m sae.collect)
-  3. an SAE sweep in lockstep (default `small`: one SAE per architecture), metrics on
-     held-out test games, SAELens export, sweep.json and plots          (train_sae.py)
+  3. an SAE sweep in lockstep (default `small`: one SAE per architecture) at every collected site,
+     metrics with 95% intervals on >= 100k held-out test positions, SAELens export, sweep.json,
+     sweep.md and plots                                                  (train_sae.py)
   4. concept evaluation (coverage per concept group beside probes and floors), each feature's
-     auto-interp rule and importance, and the science report, on a subsample of rows
+     auto-interp rule and importance, and the science report, on a subsample of rows, with the
+     move the model's search (--search.*) chooses on <= --concepts.search-rows of them
      (CONCEPTS below; --concepts.*, --interp.*, --report.*)   (python -m sae.concept_eval; python -m sae.science_report)
   5. the viewer's static JSON, with the labels and the report          (vis/generate_vis_data.py)
 Then it prints how to open the viewer: cd vis && python -m http.server 8000.
@@ -44,11 +46,13 @@ from sae.train import SAETrainingError, train_saes
 from vis.generate_vis_data import build_viewer_data
 
 # the main job's sizes: every other setting keeps its one default from the config tree
-PRESET = {"collect": {"positions": 100_000},
+# (250k positions with 45% of the games held out: >= 100k test positions, for metrics with tight intervals)
+PRESET = {"collect": {"positions": 250_000, "test_frac": 0.45},
           "sae": {"sweep": "small", "steps": 1500, "match_games": 40}}
 # stage 4's sizes: a quarter of the standalone command's rows and half its ablations took 93 s instead of
 # 256 s on the shipped sweep (5 SAEs, shared 2-core CPU) with explained fractions within 1 point of it
-CONCEPTS = concept_eval.ConceptEvalConfig(train_rows=5000, val_rows=2000, test_rows=2000)
+# the search concepts (one MCTS per position, ~250/s per core at 64 sims) on 4000 of those 9000 rows
+CONCEPTS = concept_eval.ConceptEvalConfig(train_rows=5000, val_rows=2000, test_rows=2000, search_rows=4000)
 INTERP = AutoInterpConfig(importance_rows=32)
 VIS_DATA = Path(__file__).resolve().parent / "vis" / "data"  # where vis/index.html looks
 
@@ -82,7 +86,7 @@ def strength_check(cfg, opponents, games):
 
 def concepts_stage(cfg, args, device):
     """Stage 4: concepts.json/.md/.svg and report.md/.html into the sweep folder; prints the headline."""
-    report = concept_eval.evaluate_sweep(cfg.sae.out, args.concepts, args.interp, cfg.seed, device)
+    report = concept_eval.evaluate_sweep(cfg.sae.out, args.concepts, args.interp, cfg.seed, device, cfg.search)
     concept_eval.write(report, cfg.sae.out, args.concepts.out)
     print(science_report.markdown(science_report.headline_blocks(science_report.headline(report))))
     for name, a in report["autointerp"].items():
@@ -121,11 +125,11 @@ def main(argv=None):
         store = collect(checkpoint, cfg.site, cfg.collect, cfg.seed, device, record)
         times["activations"] = time.perf_counter() - t0
 
-        # --- 3. SAEs (on the first collected site) ---
-        site = store.sites[0]
-        t0 = stage(3, "SAE sweep", f"python train_sae.py --site {site} --sae.sweep {cfg.sae.sweep} "
+        # --- 3. SAEs (every config at every collected site, in one pass) ---
+        sites = store.sites[0] if len(store.sites) == 1 else list(store.sites)
+        t0 = stage(3, "SAE sweep", f"python train_sae.py --site {','.join(store.sites)} --sae.sweep {cfg.sae.sweep} "
                                    f"--sae.steps {cfg.sae.steps} --sae.out {cfg.sae.out} {flags}")
-        train_saes(store, sae_configs(cfg.sae, store.d_model, cfg.seed), cfg.sae, site, cfg.seed, device,
+        train_saes(store, sae_configs(cfg.sae, store.d_model, cfg.seed), cfg.sae, sites, cfg.seed, device,
                    cfg.wandb, record, checkpoint)
         times["saes"] = time.perf_counter() - t0
 
@@ -133,6 +137,7 @@ def main(argv=None):
         t0 = stage(4, "concepts + auto-interp + report",
                    f"python -m sae.concept_eval --sae.out {cfg.sae.out} --concepts.train-rows {args.concepts.train_rows} "
                    f"--concepts.val-rows {args.concepts.val_rows} --concepts.test-rows {args.concepts.test_rows} "
+                   f"--concepts.search-rows {args.concepts.search_rows} "
                    f"--interp.importance-rows {args.interp.importance_rows} {flags}; "
                    f"python -m sae.science_report --sae.out {cfg.sae.out} {flags}")
         concepts_stage(cfg, args, device)

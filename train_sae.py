@@ -5,10 +5,13 @@
     python train_sae.py --sae.sweep prior --sae.out runs/sae_prior   # the prior project's 25-SAE grid, in lockstep
     python train_sae.py --sae.sweep archs --device cuda   # every architecture, for the FVU-L0 frontier
     python train_sae.py --sae.resume                      # continue the sweep checkpointed in --sae.out
+    python train_sae.py --site all --sae.sweep small --collect.out runs/acts_all   # every config at every site
 
-Reads the activation store at --collect.out (python -m sae.collect) at one site (--site).
-All SAEs of a sweep train in lockstep on the same batches (each batch read once). Each SAE
-is evaluated once, on held-out games (the store's test split), and exported as a SAELens
+Reads the activation store at --collect.out (python -m sae.collect) at --site: one site, a comma list
+or all (the store's sites); with several, every SAE of the sweep is trained at every site, named
+<site>_<name>. All SAEs train in lockstep on the same batches (the same rows at every site, each batch
+read once). Each SAE is evaluated once, on held-out games (the store's test split; 95% intervals by a
+bootstrap over games: sae/evaluate.py), and exported as a SAELens
 folder <sae.out>/<name>/ (cfg.json, sae_weights.safetensors, metrics.json) working on RAW
 activations; <sae.out>/sweep.json (the sweep report, which records this run's config:
 `--config sweep.json` repeats it) and SVG plots summarise the sweep. Splice metrics run the
@@ -40,13 +43,14 @@ def main(argv=None):
     try:
         store = ActivationStore(cfg.collect.out)
         sites = parse_sites(cfg.site, store.sites)
-        if len(sites) != 1:
-            raise ValueError(f"train_sae.py trains on one site; --site '{cfg.site}' names {len(sites)}: {', '.join(sites)}")
+        for s in sites:
+            store.check(s)  # a site of the network that the store lacks
         cfgs = sae_configs(cfg.sae, store.d_model, cfg.seed)
-        print(f"training {len(cfgs)} SAE(s) on {sites[0]} of {store.path} ({store.split_rows('train')[1]:,} train rows, "
-              f"d_in {store.d_model}) for {cfg.sae.steps} steps x {cfg.sae.batch_size}: {', '.join(c.name for c in cfgs)}")
-        train_saes(store, cfgs, cfg.sae, sites[0], cfg.seed, device, cfg.wandb, config.to_dict(cfg),
-                   resolve_checkpoint(cfg.checkpoint))
+        print(f"training {len(cfgs)} SAE(s) x {len(sites)} site(s) ({', '.join(sites)}) of {store.path} "
+              f"({store.split_rows('train')[1]:,} train rows, d_in {store.d_model}) for {cfg.sae.steps} steps x "
+              f"{cfg.sae.batch_size}: {', '.join(c.name for c in cfgs)}")
+        train_saes(store, cfgs, cfg.sae, sites[0] if len(sites) == 1 else sites, cfg.seed, device, cfg.wandb,
+                   config.to_dict(cfg), resolve_checkpoint(cfg.checkpoint))
     except (ValueError, SAETrainingError) as e:  # ActivationStoreError, CheckpointError, bad site / settings
         sys.exit(f"error: {e}")
     print(f"done in {time.perf_counter() - t0:.0f} s; wrote {cfg.sae.out}/{FILE}")

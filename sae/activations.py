@@ -2,13 +2,14 @@
 
 A store is a directory:
 
-    manifest.json        {"format": "othello-activations/2", "config" (the run's config tree, verbatim),
+    manifest.json        {"format": "othello-activations/3", "config" (the run's config tree, verbatim),
                           "checkpoint", "checkpoint_sha256", "net_config", "sites", "count", "act_dtype",
                           "d_model", "splits": {"train": [0, n1], "val": [n1, n2], "test": [n2, N]},
                           "sources" (names indexed by source.npy), "n_games", "seed", "arrays", "created", ...}
     acts_<site>.npy      [N, d_model] float16 | float32   (e.g. acts_resid.2.npy)
     boards.npy int8 [N, 36]   mover.npy int8 [N]   ply.npy int16 [N]   legal.npy bool [N, 37]
     game_id.npy int32 [N]     source.npy int8 [N]   policy.npy float16 [N, 37]   value.npy float32 [N]
+    move.npy int8 [N]         (the action played from the position in its game: square 0..35, 36 = pass)
 
 Rows are ordered train | val | test and every game lies in one split, so held-out
 metrics never see a position of a training game. Writers fill a temp directory and
@@ -26,7 +27,7 @@ import torch
 
 from othello.atomic import atomic_replace_dir, atomic_write_json
 
-FORMAT = "othello-activations/2"
+FORMAT = "othello-activations/3"  # /3 adds `move` (the move played), which /2 stores lack: they must be re-collected
 SPLITS = ("train", "val", "test")
 # name -> (dtype, shape after the row axis); activations are checked separately (width = d_model)
 ARRAYS = {
@@ -38,6 +39,7 @@ ARRAYS = {
     "source": (np.int8, ()),
     "policy": (np.float16, (37,)),
     "value": (np.float32, ()),
+    "move": (np.int8, ()),  # the action played from the position (first occurrence's game); 36 = pass
 }
 ACT_DTYPES = ("float16", "float32")
 # manifest fields a writer must supply, with their JSON types (the writer adds format, sites, count, ...)
@@ -207,7 +209,7 @@ class ActivationStore:
             raise ActivationStoreError(f"{mfile} is not valid JSON ({e})") from None
         if not isinstance(m, dict) or m.get("format") != FORMAT:
             got = m.get("format") if isinstance(m, dict) else type(m).__name__
-            raise ActivationStoreError(f"{self.path}: activation store format {got!r} is not '{FORMAT}' (written by "
+            raise ActivationStoreError(f"{mfile}: activation store format {got!r} is not '{FORMAT}' (written by "
                                        f"another version; collect it again with python -m sae.collect)")
         check_fields(m, str(mfile))
         for key, tp in (("sites", list), ("count", int), ("d_model", int), ("act_dtype", str)):
@@ -252,7 +254,7 @@ class ActivationStore:
         return self._acts[site][a:b]
 
     def array(self, name, split=None):
-        """A per-position array (boards, mover, ply, legal, game_id, source, policy, value) of a split."""
+        """A per-position array (boards, mover, ply, legal, game_id, source, policy, value, move) of a split."""
         if name not in self.arrays:
             raise ActivationStoreError(f"array '{name}' is not part of the store format (arrays: {sorted(self.arrays)})")
         a, b = self.split_rows(split) if split else (0, self.count)
@@ -267,13 +269,16 @@ class ActivationStore:
         batches at a time in sorted order (near-sequential reads of the memmap),
         converted to float32 once, then put back in permuted order. On CUDA a block is copied
         from pinned memory without blocking (`pinned`), so reading the next block overlaps the GPU's work.
+        `site` a list of sites: each batch is a dict {site: batch} of the SAME rows at every site (the row
+        stream does not depend on the sites, so each site's batches are its single-site batches).
         """
-        self.check(site)
+        sites = [site] if isinstance(site, str) else list(site)
+        for s in sites:
+            self.check(s)
         a, b = self.split_rows(split)
         n = b - a
         if n < batch_size:
             raise ActivationStoreError(f"split '{split}' has {n} rows, fewer than one batch of {batch_size}")
-        src = self._acts[site]
         pos = start_step * batch_size  # absolute position in the endless row stream
         block = block_batches * batch_size
         while True:
@@ -284,10 +289,14 @@ class ActivationStore:
                 p += len(parts[-1])
             take = np.concatenate(parts)
             order = np.argsort(take, kind="stable")
-            rows = to_device(torch.from_numpy(np.ascontiguousarray(src[a + take[order]])), device).float()
-            rows = rows[to_device(torch.from_numpy(np.argsort(order)), device)]  # undo the sort: permuted order
+            unsort = to_device(torch.from_numpy(np.argsort(order)), device)
+            rows = {}
+            for s in sites:
+                r = to_device(torch.from_numpy(np.ascontiguousarray(self._acts[s][a + take[order]])), device).float()
+                rows[s] = r[unsort]  # undo the sort: permuted order
             for i in range(block_batches):
-                yield rows[i * batch_size:(i + 1) * batch_size]
+                cut = slice(i * batch_size, (i + 1) * batch_size)
+                yield rows[site][cut] if isinstance(site, str) else {s: r[cut] for s, r in rows.items()}
             pos += block
 
     def info(self):

@@ -12,14 +12,14 @@ EVAL_SPLIT = "test"   # every reported metric is computed on held-out games of t
 @dataclass(frozen=True)
 class CollectConfig:
     out: str = "runs/acts"       # activation store folder (written by collect, read by every later stage)
-    positions: int = 200_000     # unique positions to collect
+    positions: int = 400_000     # unique positions to collect (test_frac of the games: >= 100k held-out positions)
     dtype: str = "float16"       # activation dtype in the store: float16 or float32
     mix: str = "self=0.7,random=0.1,greedy=0.12,alphabeta:2=0.08"  # share of games per opponent of the model ('self': itself)
     temperature: float = 1.0     # policy temperature of the model for the first plies
     temperature_plies: int = 10  # plies played at `temperature`
     late_temperature: float = 0.3  # policy temperature after that
     val_frac: float = 0.05       # fraction of games in the validation split
-    test_frac: float = 0.05      # fraction of games in the test split
+    test_frac: float = 0.3       # fraction of games in the test split (every reported metric and its interval)
     batch_games: int = 1024      # games played in lockstep
     backend: str = "local"       # engine: local (this process) or ray (train.ray_actors actors; cluster settings train.ray_*)
 
@@ -45,8 +45,9 @@ class SAETrainConfig:
     ckpt_every: int = 500        # steps between resumable checkpoints (0: only at the end)
     log_every: int = 50          # steps between history entries / progress updates
     resume: bool = False         # continue the sweep checkpointed in OUT
-    eval_rows: int = 50_000      # max held-out rows for reconstruction metrics
-    downstream_rows: int = 20_000  # max held-out positions for splice metrics (0: no splicing)
+    eval_rows: int = 200_000     # max held-out rows for reconstruction metrics (>= 100k: stable intervals)
+    downstream_rows: int = 50_000  # max held-out positions for splice metrics (0: no splicing)
+    bootstrap: int = 1000        # resamples of the held-out GAMES for the 95% intervals of FVU, L0, KL, FLR (0: none)
     match_games: int = 100       # games of each spliced network vs the clean one (0: none)
     concepts: bool = True        # evaluate board concepts (coverage, board reconstruction)
     backend: str = "local"       # engine: local (one lockstep sweep) or ray (one lockstep group per actor; settings train.ray_*)

@@ -11,7 +11,7 @@ engine it uses (`collect.backend`, `sae.backend`, `train.backend`). Ray is optio
 Collection: the actors (each with the network, built once from the checkpoint sent through the
 object store) play the tasks of sae.collect.tasks, each on whichever actor is free, and run the network
 on the store's rows in FORWARD_BATCH-row chunks; this process de-duplicates the tasks' positions
-in task order, splits them by game, and writes the one store (othello-activations/2, unchanged)
+in task order, splits them by game, and writes the one store (sae.activations.FORMAT, unchanged)
 as the chunks come back. Tasks are seeded by [seed, task], never by which actor plays them, so
 the store is the local backend's (bit for bit on the same kind of CPU). Why not shards written by
 the actors: the store's invariants are global (a position kept only at its first occurrence over
@@ -20,7 +20,8 @@ to be merged and reordered anyway, and a format with shards would change every r
 driver's share (hashing positions, copying rows into memory maps) is small beside playing and
 the forward passes, and the actors need no filesystem shared with the driver.
 
-Sweep: the SAEs are split into groups of about equal cost, one lockstep `Sweep` per actor.
+Sweep: the SAEs (one per config and site, sae.train.sweep_jobs) are split into groups of about equal
+cost, one lockstep `Sweep` per actor (a group may mix sites: it reads the same rows at each).
 Every SAE sees the same batches as in one sweep (batch t is a function of (seed, t)) and
 its init, optimizer and resampling depend only on its own config and the step, so each is the
 SAE the local sweep trains; this process gathers them and evaluates, exports and reports them
@@ -187,8 +188,9 @@ def collect_pool(ck, collect_cfg, mix, seed, config_dict):
 # --- SAE sweeps ---
 
 def groups(sae_cfgs, n):
-    """Indices of `sae_cfgs` in at most `n` non-empty groups of about equal cost (d_in x d_sae per step):
-    largest first, each to the least loaded group; indices ascending within a group."""
+    """Indices of `sae_cfgs` (SAEConfigs, or (site, SAEConfig) jobs) in at most `n` non-empty groups of about
+    equal cost (d_in x d_sae per step): largest first, each to the least loaded group; indices ascending within a group."""
+    sae_cfgs = [c[1] if isinstance(c, tuple) else c for c in sae_cfgs]
     loads, out = [0] * n, [[] for _ in range(n)]
     for i in sorted(range(len(sae_cfgs)), key=lambda i: (-sae_cfgs[i].d_in * sae_cfgs[i].d_sae, i)):
         k = loads.index(min(loads))
@@ -207,40 +209,45 @@ class SweepWorker:
     def ready(self):
         return os.getpid()
 
-    def train(self, store_path, sae_cfgs, section, site, seed, out):
+    def train(self, store_path, jobs, section, seed, out):
         from sae.activations import ActivationStore
         from sae.train import Sweep
-        sweep = Sweep(ActivationStore(store_path), sae_cfgs, dataclasses.replace(section, out=out), site, seed,
+        sweep = Sweep(ActivationStore(store_path), jobs, dataclasses.replace(section, out=out), None, seed,
                       self.device)
         members = sweep.run(resume=section.resume, progress=False)
-        return {"scale": sweep.scale, "mean": sweep.mean.cpu(),
+        return {"stats": {s: (scale, mean.cpu()) for s, (scale, mean) in sweep.stats.items()},
                 "members": [{"model": {k: v.cpu() for k, v in m.sae.state_dict().items()}, "tail": m.tail,
                              "resampled": m.resampled} for m in members]}
 
 
 def ray_sweep(store, sae_cfgs, section, site, seed, device, wandb, config_dict):
-    """Train `sae_cfgs` in lockstep groups on Ray actors -> the trained members, in `sae_cfgs` order
-    (what Sweep.run returns, as far as sae.report.report_sweep reads them: cfg, name, sae, tail, resampled)."""
+    """Train `sae_cfgs` at `site` (a site or a list, as sae.train.Sweep) in lockstep groups on Ray actors
+    -> the trained members, in the local sweep's order (what Sweep.run returns, as far as
+    sae.report.report_sweep reads them: cfg, name, site, sae, tail, resampled)."""
     from sae.archs import make_sae
+    from sae.train import sae_name, sweep_jobs
+    jobs = sweep_jobs(sae_cfgs, site)
+    multi = len({s for s, _ in jobs}) > 1
     check_backend(section.backend, "sae.backend")
     if wandb:
         raise RayBackendError("sae.backend ray does not log to wandb (its groups train in other processes); "
                               "run without --wandb or with --sae.backend local")
     ray_cfg = ray_settings(config_dict)
-    parts = groups(sae_cfgs, ray_cfg.ray_actors)
+    parts = groups(jobs, ray_cfg.ray_actors)
     out = Path(section.out).resolve()
     with RayPool(SweepWorker, len(parts), ray_cfg, "sae.backend") as pool:
         print(f"SAE sweep on {len(parts)} Ray actors: groups of {', '.join(str(len(g)) for g in parts)} SAE(s)",
               flush=True)
-        items = [(str(Path(store.path).resolve()), [sae_cfgs[i] for i in g], section, site, seed,
+        items = [(str(Path(store.path).resolve()), [jobs[i] for i in g], section, seed,
                   str(out / f"ray_group_{k}")) for k, g in enumerate(parts)]
         results = list(pool.imap("train", items))
-    members = [None] * len(sae_cfgs)
+    members = [None] * len(jobs)
     for part, res in zip(parts, results):
         for i, m in zip(part, res["members"]):
-            sae = make_sae(sae_cfgs[i], res["scale"], res["mean"])
+            s, cfg = jobs[i]
+            sae = make_sae(cfg, *res["stats"][s])
             sae.load_state_dict(m["model"])
             sae.warmup_frac = section.l1_warmup_frac
-            members[i] = SimpleNamespace(cfg=sae_cfgs[i], name=sae_cfgs[i].name, sae=sae.to(device), tail=m["tail"],
-                                         resampled=m["resampled"])
+            members[i] = SimpleNamespace(cfg=cfg, name=sae_name(s, cfg, multi), site=s, sae=sae.to(device),
+                                         tail=m["tail"], resampled=m["resampled"])
     return members

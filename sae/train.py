@@ -12,6 +12,11 @@ features: resampled at `resample_at` fractions of training for gated / jumprelu 
 AuxK (inside the SAE loss) for the TopK family. State is checkpointed atomically every
 `ckpt_every` steps; `run(resume=True)` continues an interrupted sweep (even after kill -9)
 from its checkpoint with the same data stream.
+
+Several sites train in one pass: every batch holds the SAME rows at each site (read once per step,
+ActivationStore.batches with a list of sites), each SAE trains on its own site's activations with
+that site's input scale, so a multi-site sweep trains exactly the SAEs of one single-site sweep per site
+(same seeds). SAE names (and their folders) carry the site when a sweep has more than one: `sae_name`.
 """
 import contextlib
 import math
@@ -27,7 +32,7 @@ from sae.archs import ADAM_BETAS, make_sae
 from sae.report import network_for_store, report_sweep
 from sae.resample import FiringTracker, resample_dead
 
-STATE_FORMAT = "othello-sae-sweep/1"
+STATE_FORMAT = "othello-sae-sweep/2"  # /2: several sites (jobs, per-site input stats)
 RESAMPLING_ARCHS = ("gated", "jumprelu")  # relu: the April-2024 recipe does not resample
 RESUME_KEYS = ("steps", "batch_size", "stats_rows")  # settings a resumed sweep must share with its checkpoint
 
@@ -63,11 +68,27 @@ def resolve_precision(precision, device):
     return "bf16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "fp32"
 
 
-class Member:
-    """One SAE of the sweep with its optimizer, firing tracker and running logs."""
+def sae_name(site, cfg, multi_site):
+    """An SAE's name (and folder): the config's name, prefixed by its site in a sweep over several sites."""
+    return f"{site}_{cfg.name}" if multi_site else cfg.name
 
-    def __init__(self, cfg, section, scale, mean, device):
-        self.cfg, self.name = cfg, cfg.name
+
+def sweep_jobs(sae_cfgs, site):
+    """[(site, SAEConfig)]: each config at each site of `site` (a name or a list; site-major order), or
+    `sae_cfgs` itself when `site` is None (it is then already a list of (site, SAEConfig) pairs)."""
+    if site is None:
+        return [(s, c) for s, c in sae_cfgs]
+    sites = [site] if isinstance(site, str) else list(site)
+    if not sites or len(set(sites)) != len(sites):
+        raise ValueError(f"a sweep needs one or more distinct sites, got {sites}")
+    return [(s, c) for s in sites for c in sae_cfgs]
+
+
+class Member:
+    """One SAE of the sweep (at `site`) with its optimizer, firing tracker and running logs."""
+
+    def __init__(self, cfg, section, scale, mean, device, site, name):
+        self.cfg, self.name, self.site = cfg, name, site
         self.sae = make_sae(cfg, scale, mean).to(device)
         self.sae.warmup_frac = section.l1_warmup_frac
         self.lr = cfg.lr
@@ -89,34 +110,42 @@ class Member:
 
 
 class Sweep:
-    """Train SAEs `sae_cfgs` on `site` of `store` in lockstep, checkpointing into `section.out`.
+    """Train SAEs `sae_cfgs` at `site` of `store` in lockstep, checkpointing into `section.out`.
 
-    `section`: SAETrainConfig; `seed`: data order (SAE init seeds live in SAEConfig);
-    `wandb`: log curves to Weights & Biases (`wandb_config`: what the run records). `run()`
-    returns the trained members.
+    `site`: a site name, or a list of sites (every config at every site, all in one pass), or None when
+    `sae_cfgs` are (site, SAEConfig) pairs (a Ray group); `multi_site`: whether names carry the site
+    (default: when the sweep has several sites). `section`: SAETrainConfig; `seed`: data order (SAE init
+    seeds live in SAEConfig); `wandb`: log curves to Weights & Biases (`wandb_config`: what the run
+    records). `run()` returns the trained members; `stats[site]` is the site's (input scale, mean).
     """
 
-    def __init__(self, store, sae_cfgs, section, site, seed, device, wandb=False, wandb_config=None):
-        self.store, self.section, self.site, self.seed = store, section, site, seed
+    def __init__(self, store, sae_cfgs, section, site, seed, device, wandb=False, wandb_config=None, multi_site=None):
+        self.store, self.section, self.seed = store, section, seed
         self.device, self.wandb, self.wandb_config = torch.device(device), wandb, wandb_config
         self.out = Path(section.out)
-        names = [c.name for c in sae_cfgs]
-        if len(set(names)) != len(names):
-            raise ValueError(f"duplicate SAE names in the sweep: {sorted(n for n in names if names.count(n) > 1)}")
-        for c in sae_cfgs:
-            store.check(site, c.d_in)
-        self.sae_cfgs = list(sae_cfgs)
+        self.jobs = sweep_jobs(sae_cfgs, site)
+        self.sites = list(dict.fromkeys(s for s, _ in self.jobs))
+        multi = len(self.sites) > 1 if multi_site is None else multi_site
+        self.names = [sae_name(s, c, multi) for s, c in self.jobs]
+        if len(set(self.names)) != len(self.names):
+            raise ValueError(f"duplicate SAE names in the sweep: {sorted({n for n in self.names if self.names.count(n) > 1})}")
+        for s, c in self.jobs:
+            store.check(s, c.d_in)
         self.state_path = self.out / "sweep_state.pt"
         self.history, self.step = [], 0
 
-    def _build(self, scale, mean):
-        self.scale, self.mean = scale, mean
-        self.members = [Member(c, self.section, scale, mean, self.device) for c in self.sae_cfgs]
+    def _build(self, stats):
+        self.stats = stats
+        self.members = [Member(c, self.section, *stats[s], self.device, s, n) for (s, c), n in zip(self.jobs, self.names)]
+
+    def _jobs_record(self):
+        return [[s, asdict(c)] for s, c in self.jobs]
 
     def save_state(self):
-        data = {"format": STATE_FORMAT, "step": self.step, "section": asdict(self.section), "site": self.site,
-                "seed": self.seed, "sae_configs": [asdict(c) for c in self.sae_cfgs], "scale": self.scale,
-                "mean": self.mean.cpu(), "history": self.history, "members": [m.state_dict() for m in self.members]}
+        data = {"format": STATE_FORMAT, "step": self.step, "section": asdict(self.section), "seed": self.seed,
+                "jobs": self._jobs_record(), "names": self.names,
+                "stats": {s: [scale, mean.cpu()] for s, (scale, mean) in self.stats.items()},
+                "history": self.history, "members": [m.state_dict() for m in self.members]}
         atomic_write(self.state_path, lambda p: torch.save(data, p))
 
     def load_state(self):
@@ -126,15 +155,15 @@ class Sweep:
             raise SAETrainingError(f"cannot resume: {self.state_path} is unreadable ({type(e).__name__})") from None
         if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
             raise SAETrainingError(f"cannot resume: {self.state_path} is not a sweep checkpoint of format {STATE_FORMAT}")
-        if data["sae_configs"] != [asdict(c) for c in self.sae_cfgs]:
-            raise SAETrainingError(f"cannot resume: the SAEs in {self.state_path} differ from this sweep's "
-                                   f"(same --sae.sweep / --sae.arch / --sae.features?)")
-        now = {"site": self.site, "seed": self.seed, **{k: getattr(self.section, k) for k in RESUME_KEYS}}
-        saved = {"site": data["site"], "seed": data["seed"], **{k: data["section"][k] for k in RESUME_KEYS}}
+        if data["jobs"] != self._jobs_record() or data["names"] != self.names:
+            raise SAETrainingError(f"cannot resume: the SAEs or sites in {self.state_path} differ from this sweep's "
+                                   f"(same --site / --sae.sweep / --sae.arch / --sae.features?)")
+        now = {"seed": self.seed, **{k: getattr(self.section, k) for k in RESUME_KEYS}}
+        saved = {"seed": data["seed"], **{k: data["section"][k] for k in RESUME_KEYS}}
         for key in now:
             if saved[key] != now[key]:
                 raise SAETrainingError(f"cannot resume: {key}={saved[key]} in the checkpoint but {now[key]} now")
-        self._build(data["scale"], data["mean"].cpu())
+        self._build({s: (scale, mean.cpu()) for s, (scale, mean) in data["stats"].items()})
         for m, d in zip(self.members, data["members"]):
             m.load_state_dict(d)
         self.step, self.history = data["step"], data["history"]
@@ -145,10 +174,10 @@ class Sweep:
         if resume and self.state_path.is_file():
             self.load_state()
         else:
-            self._build(*input_stats(self.store, self.site, t.stats_rows, self.seed))
-        run = _wandb_run(self.wandb_config, self.sae_cfgs) if self.wandb else None
-        batches = self.store.batches(self.site, "train", t.batch_size, seed=self.seed, start_step=self.step, device=dev)
-        scale = torch.tensor(self.scale, device=dev)
+            self._build({s: input_stats(self.store, s, t.stats_rows, self.seed) for s in self.sites})
+        run = _wandb_run(self.wandb_config, self.jobs) if self.wandb else None
+        batches = self.store.batches(self.sites, "train", t.batch_size, seed=self.seed, start_step=self.step, device=dev)
+        scales = {s: torch.tensor(scale, device=dev) for s, (scale, _) in self.stats.items()}
         autocast = (torch.autocast(dev.type, dtype=torch.bfloat16) if resolve_precision(t.precision, dev) == "bf16"
                     else contextlib.nullcontext())
         resample_steps = {int(f * t.steps) for f in t.resample_at if 0 < f < 1}
@@ -156,10 +185,11 @@ class Sweep:
                    disable=None if progress else True)
         # --- lockstep loop: one batch, every SAE ---
         while self.step < t.steps:
-            x_BD = next(batches) * scale
+            x = {s: xs * scales[s] for s, xs in next(batches).items()}  # the same rows at every site
             frac = self.step / t.steps
             lr_mult = min(1.0, (1.0 - frac) / t.lr_decay_frac) if t.lr_decay_frac > 0 else 1.0
             for m in self.members:
+                x_BD = x[m.site]
                 for group in m.opt.param_groups:
                     group["lr"] = group["base_lr"] * lr_mult
                 m.sae.dead_F.copy_(m.tracker.dead(self.step))
@@ -221,16 +251,18 @@ class Sweep:
             run.log({f"{n}/{k}": v for n, d in entry.items() if n != "step" for k, v in d.items()}, step=self.step)
 
 
-def _wandb_run(config_dict, sae_cfgs):
+def _wandb_run(config_dict, jobs):
     try:
         import wandb
     except ModuleNotFoundError:  # CLIs check first (config.require_wandb); this guards library callers
         raise SAETrainingError("wandb logging needs the wandb package: pip install wandb (or run without --wandb)") from None
-    return wandb.init(project="othello-sae", config={"config": config_dict, "saes": [asdict(c) for c in sae_cfgs]})
+    return wandb.init(project="othello-sae", config={"config": config_dict,
+                                                      "saes": [{"site": s, **asdict(c)} for s, c in jobs]})
 
 
 def train_saes(store, sae_cfgs, sae_section, site, seed, device, wandb, config_dict, checkpoint):
-    """Stage: train `sae_cfgs` in lockstep on `site` of `store`, evaluate each SAE once on the held-out
+    """Stage: train `sae_cfgs` in lockstep at `site` of `store` (a site or a list: every config at every
+    site, in one pass over the data), evaluate each SAE once on the held-out
     EVAL_SPLIT, export it into `sae_section.out`; returns the sweep report dict (sae/sweep_report.py).
 
     `checkpoint`: the network the store was collected from (sha256-checked), needed only for the
@@ -246,4 +278,4 @@ def train_saes(store, sae_cfgs, sae_section, site, seed, device, wandb, config_d
         members = ray_sweep(store, sae_cfgs, sae_section, site, seed, device, wandb, config_dict)
     else:
         members = Sweep(store, sae_cfgs, sae_section, site, seed, device, wandb, config_dict).run(resume=sae_section.resume)
-    return report_sweep(members, store, sae_section, site, seed, device, net, config_dict)
+    return report_sweep(members, store, sae_section, seed, device, net, config_dict)

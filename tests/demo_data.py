@@ -29,6 +29,7 @@ from sae.config import EVAL_SPLIT
 from sae.export import export_sae, from_saelens, load_metrics
 from sae.report import summary_metrics
 from sae.sweep_report import write_sweep_report
+from tests.synthetic import moves_played
 
 CONFIG = config.to_dict(config.Config())  # recorded by every demo artifact, as a real run records its own
 
@@ -59,7 +60,7 @@ def make_store(path, net, checkpoint, n_games=64, seed=0, test_frac=0.5, dtype="
               "boards": boards.astype(np.int8), "mover": pos["mover"], "ply": pos["ply"].astype(np.int16),
               "legal": game.legal_mask(pos["me"], pos["opp"]), "game_id": pos["game_id"].astype(np.int32),
               "source": np.zeros(len(boards), np.int8), "policy": torch.softmax(logits, -1).numpy().astype(np.float16),
-              "value": value_from_logits(v_logits).numpy().astype(np.float32)}
+              "value": value_from_logits(v_logits).numpy().astype(np.float32), "move": moves_played(pos)}
     fields = {"config": CONFIG, "checkpoint": str(checkpoint), "checkpoint_sha256": file_sha256(checkpoint),
               "net_config": config_dict(net.cfg), "sources": ["random"], "n_games": n_games, "seed": seed,
               "splits": {"train": bounds[0:2], "val": bounds[1:3], "test": bounds[2:4]}}

@@ -40,12 +40,24 @@ def make_random_store(out_dir, n_games=200, net_cfg=None, seed=0, val_frac=0.15,
     arrays = {**{f"acts_{s}": cache[s].numpy() for s in sites},
               "boards": boards, "mover": pos["mover"], "ply": pos["ply"], "game_id": pos["game_id"],
               "legal": game.legal_mask(pos["me"], pos["opp"]), "source": np.zeros(len(boards), np.int8),
-              "policy": torch.softmax(logits, -1).numpy(), "value": value_from_logits(v_logits).numpy()}
+              "policy": torch.softmax(logits, -1).numpy(), "value": value_from_logits(v_logits).numpy(),
+              "move": moves_played(pos)}
     fields = {"config": {"synthetic": "tests.synthetic.make_random_store", "n_games": n_games, "seed": seed},
               "checkpoint": str(ckpt), "checkpoint_sha256": file_sha256(ckpt), "net_config": config_dict(net.cfg),
               "splits": {"train": bounds[0:2], "val": bounds[1:3], "test": bounds[2:4]},
               "sources": ["random"], "n_games": n_games, "seed": seed}
     return write_store(out_dir, fields, arrays, act_dtype)
+
+
+def moves_played(pos):
+    """The action played from each row of random_games' arrays (rows grouped by game, in ply order): the square
+    filled by the game's next row, 36 (pass) where none is; a game's last row (or one whose next position was
+    de-duplicated away) gets its lowest legal action, a legal stand-in for the unrecorded move."""
+    me, opp, gid, ply = pos["me"], pos["opp"], pos["game_id"], pos["ply"]
+    nxt = np.r_[gid[1:] == gid[:-1], False] & np.r_[ply[1:] == ply[:-1] + 1, False]
+    filled = np.r_[me[1:] | opp[1:], np.uint64(0)] & ~(me | opp) & game.FULL
+    move = np.where(filled != 0, game.bits_to_array(filled).argmax(1), game.PASS)
+    return np.where(nxt, move, game.legal_mask(me, opp).argmax(1)).astype(np.int8)
 
 
 def planted_data(n, d=32, n_dirs=64, active=3, seed=0):

@@ -72,7 +72,7 @@ def test_cpu_batches_never_pin(monkeypatch, tmp_path):
                 {"acts_resid.0": rng.normal(size=(n, 8)).astype(np.float16), "boards": np.zeros((n, 36), np.int8),
                  "mover": np.ones(n, np.int8), "ply": np.zeros(n, np.int16), "legal": np.zeros((n, 37), bool),
                  "game_id": np.arange(n, dtype=np.int32), "source": np.zeros(n, np.int8),
-                 "policy": np.zeros((n, 37), np.float16), "value": np.zeros(n, np.float32)})
+                 "policy": np.zeros((n, 37), np.float16), "value": np.zeros(n, np.float32), "move": np.zeros(n, np.int8)})
     monkeypatch.setattr(torch.Tensor, "pin_memory", lambda self: pytest.fail("pinned memory on a CPU run"))
     store = activations.ActivationStore(tmp_path / "acts")
     batches = store.batches("resid.0", "train", 8, device="cpu")

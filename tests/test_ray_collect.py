@@ -74,6 +74,7 @@ def test_tasks_and_groups():
     cfgs = [SAEConfig(arch="relu", d_in=4, d_sae=f) for f in (256, 64, 64, 128, 32)]
     assert ray_jobs.groups(cfgs, 2) == [[0, 4], [1, 2, 3]]  # largest first to the lighter group: 288 vs 256
     assert ray_jobs.groups(cfgs[:1], 3) == [[0]]            # never an empty group
+    assert ray_jobs.groups([("embed", c) for c in cfgs], 2) == [[0, 4], [1, 2, 3]]  # (site, config) jobs: the same
 
 
 def test_bad_backends_are_one_line_errors(ckpt, tmp_path, monkeypatch, capsys):
@@ -134,6 +135,22 @@ def test_ray_sweep_trains_the_local_saes(ray_instance, local_store, tmp_path):
     for c in SAES:
         wa, wb = (load_file(tmp_path / d / c.name / "sae_weights.safetensors") for d in ("local", "ray"))
         assert wa.keys() == wb.keys() and all(np.array_equal(wa[k], wb[k]) for k in wa)
+
+
+def test_ray_multi_site_sweep_trains_the_local_saes(ray_instance, local_store, tmp_path):
+    """Several sites: each actor's lockstep group may mix sites; the report is the local one, bit for bit."""
+    reports = {}
+    for backend in ("local", "ray"):
+        cfg = config.parse(config.Config, SWEEP + ["--sae.out", str(tmp_path / backend), "--sae.backend", backend,
+                                                   "--train.ray-actors", "2", "--sae.bootstrap", "50"])
+        reports[backend] = train_saes(local_store, SAES[:2], cfg.sae, ["resid.0", "resid.1"], 0, "cpu", False,
+                                      config.to_dict(cfg), "")
+    a, b = reports["local"], reports["ray"]
+    assert [r["name"] for r in b["runs"]] == [f"{s}_{c.name}" for s in ("resid.0", "resid.1") for c in SAES[:2]]
+    assert a["runs"] == b["runs"]
+    for r in a["runs"]:
+        wa, wb = (load_file(tmp_path / d / r["folder"] / "sae_weights.safetensors") for d in ("local", "ray"))
+        assert all(np.array_equal(wa[k], wb[k]) for k in wa)
 
 
 def test_a_killed_collection_actor_is_restarted(ray_instance, ckpt):

@@ -5,10 +5,10 @@ import pytest
 
 from sae.config import EVAL_SPLIT
 from sae.plots import sweep_plots
-from sae.sweep_report import FILE, FORMAT, SweepReportError, read_sweep_report, write_sweep_report
+from sae.sweep_report import FILE, FORMAT, MARKDOWN, SweepReportError, markdown, read_sweep_report, write_sweep_report
 
 STORE = {"path": "runs/acts", "checkpoint_sha256": "ab" * 32, "sites": ["resid.2"]}
-METRICS = {"fvu": 0.2, "l0": 12.0, "mse": 0.01, "dead_frac": 0.0, "train_loss": 1.0}
+METRICS = {"fvu": 0.2, "l0": 12.0, "l1": 250.0, "mse": 0.01, "dead_frac": 0.0, "train_loss": 1.0}  # l1: mean feature L1
 
 
 def run(name, arch, d_sae=64, k=None, l1=None, **metrics):
@@ -28,6 +28,24 @@ def test_roundtrip_and_plots(tmp_path):
     names = sweep_plots(read, tmp_path)
     assert "fvu_vs_l0.svg" in names and all((tmp_path / n).read_text().startswith("<svg") for n in names)
     assert "topk k=8" in (tmp_path / "l0_vs_features.svg").read_text()  # the knob is the run's own (k, not l1)
+    assert "relu λ=3" in (tmp_path / "l0_vs_features.svg").read_text()  # the row's l1, not the metric of that name
+    assert {"kl_vs_l0.svg", "dead_vs_l0.svg"} <= set(names) and not any("by_site" in n for n in names)
+    assert (tmp_path / MARKDOWN).read_text() == markdown(read)
+
+
+def test_markdown_table_per_site_with_intervals(tmp_path):
+    ci = {"ci95": {"fvu": [0.18, 0.22], "l0": [11.5, 12.5]}, "n_eval": 100000, "n_eval_games": 3000,
+          "downstream": {"kl": 0.3, "flr": 0.8, "ci95": {"kl": [0.25, 0.35], "flr": [0.78, 0.82]},
+                         "match": {"games": 40, "score": 0.5, "score_ci95": [0.352, 0.648]}}}
+    runs = [RUNS[0], {**run("embed_topk_f64_k8", "topk", k=8, **ci), "site": "embed"}]
+    report = write_sweep_report(tmp_path, runs, {}, {**STORE, "sites": ["embed", "resid.2"]})
+    md = markdown(report)
+    assert md.index("## embed") < md.index("## resid.2")  # the store's site order
+    assert "| embed_topk_f64_k8 | embed | 0.2000 [0.1800, 0.2200] | 12.00 [11.50, 12.50] |" in md
+    assert "0.3000 [0.2500, 0.3500] | 0.800 [0.780, 0.820] | 0.500 [0.352, 0.648] (40 games) | 100000 / 3000 |" in md
+    names = sweep_plots(report, tmp_path)
+    assert {"fvu_vs_l0_embed.svg", "kl_vs_l0_resid.2.svg", "fvu_by_site.svg", "kl_by_site.svg",
+            "dead_by_site.svg"} <= set(names)
 
 
 @pytest.mark.parametrize("change, match", [

@@ -61,7 +61,7 @@ def test_writer_incremental_and_rejects_leaky_splits(tmp_path):
     arrays = {"acts_resid.2": np.random.rand(n, 8).astype(np.float32), "boards": np.zeros((n, 36)),
               "mover": np.ones(n), "ply": np.arange(n), "legal": np.zeros((n, 37), bool),
               "game_id": np.repeat(np.arange(5), 2), "policy": np.zeros((n, 37)), "value": np.zeros(n),
-              "source": np.zeros(n, np.int8)}
+              "source": np.zeros(n, np.int8), "move": np.arange(n) % 37}
     fields = {**store_fields(n, 5, {"train": [0, 6], "val": [6, 8], "test": [8, 10]}, "x.pt"), "checkpoint_sha256": "0" * 64}
     w = StoreWriter(tmp_path / "s", n, ["resid.2"], 8, "float16")
     for i in range(0, n, 4):
@@ -69,6 +69,7 @@ def test_writer_incremental_and_rejects_leaky_splits(tmp_path):
     m = w.close(fields)
     st = ActivationStore(tmp_path / "s")
     assert m["count"] == n and st.acts("resid.2").dtype == np.float16 and st.array("source").shape == (n,)
+    assert st.array("move").dtype == np.int8 and np.array_equal(st.array("move"), arrays["move"])
     assert np.allclose(st.acts("resid.2", "val"), arrays["acts_resid.2"][6:8], atol=1e-3)
     bad = dict(fields, splits={"train": [0, 5], "val": [5, 8], "test": [8, 10]})  # game 2 split in two
     one_line_error(lambda: write_store(tmp_path / "t", bad, arrays), "game 2", "splits")
@@ -99,9 +100,10 @@ def test_store_of_another_version_or_incomplete_manifest_is_refused(store_dir):
     manifest = store_dir / "manifest.json"
     good = json.loads(manifest.read_text())
     assert good["format"] == FORMAT and isinstance(good["config"], dict) and good["sources"] == ["random"]
-    manifest.write_text(json.dumps({**good, "format": "othello-activations/1"}))
-    msg = one_line_error(lambda: ActivationStore(store_dir), str(store_dir), "othello-activations/1", FORMAT)
-    assert "python -m sae.collect" in msg
+    for old in ("othello-activations/1", "othello-activations/2"):  # /2 lacks the move played: re-collect
+        manifest.write_text(json.dumps({**good, "format": old}))
+        msg = one_line_error(lambda: ActivationStore(store_dir), str(manifest), old, FORMAT)
+        assert "python -m sae.collect" in msg
     manifest.write_text(json.dumps({k: v for k, v in good.items() if k != "config"}))
     one_line_error(lambda: ActivationStore(store_dir), "'config'")
     manifest.write_text(json.dumps(good))

@@ -45,7 +45,9 @@ class Interrupting:
         for i, x in enumerate(self.store.batches(*args, **kwargs)):
             if i == self.stop:
                 raise KeyboardInterrupt
-            yield x * float("nan") if i == self.nan_at else x
+            if i == self.nan_at:
+                x = {s: v * float("nan") for s, v in x.items()} if isinstance(x, dict) else x * float("nan")
+            yield x
 
 
 def cfgs():
@@ -157,7 +159,7 @@ def test_cli_one_line_errors(store_dir, tmp_path):
         return r.stderr
 
     assert "not the network" in error("--sae.features", 64)  # default checkpoint: the shipped model, not this store's
-    assert "one site" in error("--site", "1,2", "--sae.downstream-rows", 0)
+    assert "unknown site '9'" in error("--site", "1,9", "--sae.downstream-rows", 0)
     assert "unknown SAE architecture 'dense'" in error("--sae.arch", "dense", "--sae.downstream-rows", 0)
 
 
