@@ -260,6 +260,17 @@ class ActivationStore:
         a, b = self.split_rows(split) if split else (0, self.count)
         return self.arrays[name][a:b]
 
+    def stream_rows(self, split, start, count, seed=0):
+        """Split-local row indices at positions [start, start + count) of the split's endless shuffled row
+        stream: the concatenation of per-epoch permutations, epoch e drawn with seed (seed, e)."""
+        a, b = self.split_rows(split)
+        n, parts, p = b - a, [], start
+        while p < start + count:  # a stretch may span several epochs of a small split
+            epoch, off = divmod(p, n)
+            parts.append(np.random.default_rng([seed, epoch]).permutation(n)[off:off + start + count - p])
+            p += len(parts[-1])
+        return np.concatenate(parts)
+
     def batches(self, site, split, batch_size, seed=0, start_step=0, block_batches=32, device="cpu"):
         """Endless float32 batches `[batch_size, d_model]` of shuffled rows of a split.
 
@@ -282,12 +293,7 @@ class ActivationStore:
         pos = start_step * batch_size  # absolute position in the endless row stream
         block = block_batches * batch_size
         while True:
-            parts, p = [], pos
-            while p < pos + block:  # a block may span several epochs of a small split
-                epoch, off = divmod(p, n)
-                parts.append(np.random.default_rng([seed, epoch]).permutation(n)[off:off + pos + block - p])
-                p += len(parts[-1])
-            take = np.concatenate(parts)
+            take = self.stream_rows(split, pos, block, seed)
             order = np.argsort(take, kind="stable")
             unsort = to_device(torch.from_numpy(np.argsort(order)), device)
             rows = {}

@@ -165,7 +165,7 @@ class TopKSAE(SAE):
             score_BF = self.pre_acts(x_BD)
             # a folded SAE (a SAELens folder) ranks by pre itself: SAELens's rescale_acts_by_decoder_norm
             # is folded into its weights when set, and when unset SAELens ranks by pre
-            norm_F = None if self.folded else self.W_dec.norm(dim=1)
+            norm_F = None if self.folded else self.norm_F()
             if norm_F is not None:
                 score_BF.mul_(norm_F.to(score_BF.dtype))
         x_in_BD = self.sae_in(x_BD)

@@ -59,20 +59,6 @@ class KLFinetuneError(ValueError):
     """An SAE that cannot be tuned this way, or a resume state that does not match."""
 
 
-def _row_batches(store, split, batch_size, seed, start_step):
-    """Endless (rows sorted within a batch) batches of a split's row indices; batch t depends on (seed, t) only."""
-    a, b = store.split_rows(split)
-    n, pos = b - a, start_step * batch_size
-    while True:
-        epoch, off = divmod(pos, n)
-        perm = np.random.default_rng([seed, epoch]).permutation(n)
-        take = perm[off:off + batch_size]
-        if len(take) < batch_size:  # the batch spans two epochs
-            take = np.concatenate([take, np.random.default_rng([seed, epoch + 1]).permutation(n)[:batch_size - len(take)]])
-        yield np.sort(take)
-        pos += batch_size
-
-
 def loss_terms(net, sae, site, x_BD, legal_B37):
     """(normalised MSE, mean KL(clean || spliced) over the legal moves) on raw activations x_BD."""
     with torch.no_grad():
@@ -120,19 +106,20 @@ def finetune(cfg, progress=True):
         atomic_write(state_path, lambda p: torch.save(data, p))
 
     acts, legal = store.acts(site, "train"), store.array("legal", "train")
-    rows = _row_batches(store, "train", cfg.batch_size, cfg.seed, step)
+
+    def batch(t):  # batch t of the train split's row stream (the SAE trainer's), rows sorted for the memmap
+        r = np.sort(store.stream_rows("train", t * cfg.batch_size, cfg.batch_size, cfg.seed))
+        return (torch.from_numpy(np.asarray(acts[r], np.float32)).to(cfg.device),
+                torch.from_numpy(np.asarray(legal[r], bool)).to(cfg.device))
+
     if step == 0:  # where the source SAE starts, on the first batch
-        r = next(_row_batches(store, "train", cfg.batch_size, cfg.seed, 0))
         with torch.no_grad():
-            nmse, kl = loss_terms(net, sae, site, torch.from_numpy(np.asarray(acts[r], np.float32)).to(cfg.device),
-                                  torch.from_numpy(np.asarray(legal[r], bool)).to(cfg.device))
+            nmse, kl = loss_terms(net, sae, site, *batch(0))
         history.append({"step": 0, "nmse": round(float(nmse), 5), "kl": round(float(kl), 5)})
     bar = tqdm(total=cfg.steps, initial=step, desc="KL fine-tune", unit="step", disable=None if progress else True)
     # --- loop: one batch, normalised MSE + KL through the rest of the network, Adam, norm constraint ---
     while step < cfg.steps:
-        r = next(rows)
-        x_BD = torch.from_numpy(np.asarray(acts[r], np.float32)).to(cfg.device)
-        lg = torch.from_numpy(np.asarray(legal[r], bool)).to(cfg.device)
+        x_BD, lg = batch(step)
         for g in opt.param_groups:
             g["lr"] = cfg.lr * min(1.0, (1.0 - step / cfg.steps) / LR_DECAY_FRAC)
         nmse, kl = loss_terms(net, sae, site, x_BD, lg)
